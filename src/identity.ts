@@ -1,0 +1,89 @@
+/**
+ * Identity rules shared by the Action and the sync (ARCHITECTURE.md, "Identity, ownership
+ * and lifecycle"): how a person is anchored and when an existing Catalog user may be adopted.
+ * Pure.
+ */
+
+/** `userName` is the email, compared case-insensitively. */
+export function normalizeUserName(userName: string): string {
+  return userName.trim().toLowerCase();
+}
+
+export function sameUserName(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  return normalizeUserName(a) === normalizeUserName(b);
+}
+
+export function emailDomain(email: string): string {
+  const at = email.lastIndexOf("@");
+  return at < 0 ? "" : email.slice(at + 1).trim().toLowerCase();
+}
+
+export type AdoptionDecision =
+  | { kind: "adopt"; reason: "externalId-equal" | "externalId-empty" }
+  | { kind: "conflict"; reason: "externalId-differs" | "domain-not-allowed" };
+
+/**
+ * An existing Catalog user is adopted only when its `externalId` is empty or equal and,
+ * when the target lists `domains`, its `userName` domain is allowed.
+ * A different non-empty `externalId` is a conflict: nothing is overwritten.
+ */
+export function decideAdoption(
+  existing: { userName: string; externalId?: string | null },
+  anchor: string,
+  domains: readonly string[] = [],
+): AdoptionDecision {
+  const ext = existing.externalId ?? "";
+  if (ext !== "" && ext !== anchor) return { kind: "conflict", reason: "externalId-differs" };
+  if (domains.length > 0 && !domains.includes(emailDomain(existing.userName))) {
+    return { kind: "conflict", reason: "domain-not-allowed" };
+  }
+  return ext === anchor ? { kind: "adopt", reason: "externalId-equal" } : { kind: "adopt", reason: "externalId-empty" };
+}
+
+/** Canonical lowercase GUID (8-4-4-4-12) from the 16 bytes of an AD objectGUID (little-endian fields). */
+export function guidFromBytes(bytes: Uint8Array): string {
+  if (bytes.length !== 16) throw new TypeError('"objectGUID" must be 16 bytes');
+  const h = (i: number) => bytes[i]!.toString(16).padStart(2, "0");
+  return (
+    h(3) + h(2) + h(1) + h(0) + "-" + h(5) + h(4) + "-" + h(7) + h(6) + "-" + h(8) + h(9) + "-" +
+    h(10) + h(11) + h(12) + h(13) + h(14) + h(15)
+  );
+}
+
+const GUID_RE = /^\{?([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})\}?$/i;
+
+/**
+ * Canonicalise an immutable id: GUID strings (any case, with or without braces) and base64
+ * ImmutableIDs (Entra's sourceAnchor, the base64 of the objectGUID bytes) both become the
+ * lowercase GUID. Anything else is returned unchanged.
+ */
+export function canonicalImmutableId(value: string): string {
+  const v = value.trim();
+  const m = GUID_RE.exec(v);
+  if (m) return `${m[1]}-${m[2]}-${m[3]}-${m[4]}-${m[5]}`.toLowerCase();
+  if (/^[A-Za-z0-9+/]{22}==$/.test(v)) {
+    const bytes = base64ToBytes(v);
+    if (bytes.length === 16) return guidFromBytes(bytes);
+  }
+  return v;
+}
+
+function base64ToBytes(b64: string): Uint8Array {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const clean = b64.replace(/=+$/, "");
+  const out: number[] = [];
+  let buf = 0;
+  let bits = 0;
+  for (const ch of clean) {
+    const idx = alphabet.indexOf(ch);
+    if (idx < 0) return new Uint8Array();
+    buf = (buf << 6) | idx;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((buf >> bits) & 0xff);
+    }
+  }
+  return Uint8Array.from(out);
+}
