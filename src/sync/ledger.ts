@@ -1,0 +1,145 @@
+/**
+ * The ownership ledger store: which Catalog users this project created or adopted, and which
+ * managed memberships it granted. It exists in both diff modes. A small versioned JSON file,
+ * validated on read and written atomically (temp file, fsync, rename, fsync of the folder) by
+ * this module only.
+ *
+ * A missing ledger is an empty one (first run). A corrupt one is a clear error: restore the
+ * file from a backup, or move it away to start again (the project then owns nothing, so it
+ * deprovisions nothing until it has re-adopted the users).
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { dirname, basename, join } from "node:path";
+import { ProvisioningError } from "../errors.js";
+import type { Ledger, LedgerUser } from "./plan-types.js";
+
+export const LEDGER_VERSION = 1;
+
+export function emptyLedger(): Ledger {
+  return { version: 1, users: [] };
+}
+
+/** Read and validate the ledger; missing → empty. Throws `SYNC_STATE_CORRUPT` (exit 3). */
+export function readLedger(path: string): Ledger {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return emptyLedger();
+    throw corrupt(path, `cannot read the ledger "${path}"`, e);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw corrupt(path, `the ledger "${path}" is not valid JSON`, e);
+  }
+  const problem = validateLedger(data);
+  if (problem) throw corrupt(path, `the ledger "${path}" is invalid: ${problem}`);
+  return data as Ledger;
+}
+
+/** Why `data` is not a ledger, or undefined when it is one. */
+export function validateLedger(data: unknown): string | undefined {
+  if (!isObject(data)) return "not an object";
+  if (data.version !== LEDGER_VERSION) return `unsupported "version" ${JSON.stringify(data.version)}`;
+  if (!Array.isArray(data.users)) return '"users" must be an array';
+  for (const [i, u] of data.users.entries()) {
+    const at = `"users[${i}]"`;
+    if (!isObject(u)) return `${at} must be an object`;
+    for (const k of ["scimId", "externalId", "target"] as const) {
+      if (typeof u[k] !== "string" || u[k] === "") return `${at}."${k}" must be a non-empty string`;
+    }
+    if (u.origin !== "created" && u.origin !== "adopted") return `${at}."origin" must be "created" or "adopted"`;
+    if (!Array.isArray(u.granted) || !u.granted.every((g) => typeof g === "string")) return `${at}."granted" must be an array of strings`;
+    if (u.connection !== undefined && typeof u.connection !== "string") return `${at}."connection" must be a string`;
+    if (u.deactivatedAt !== undefined && (typeof u.deactivatedAt !== "string" || Number.isNaN(Date.parse(u.deactivatedAt)))) {
+      return `${at}."deactivatedAt" must be an ISO date`;
+    }
+  }
+  return undefined;
+}
+
+/** Write the ledger atomically: a reader sees the old file or the new one, never half of one. */
+export function writeLedger(path: string, ledger: Ledger): void {
+  const problem = validateLedger(ledger);
+  if (problem) throw new TypeError(`refusing to write an invalid ledger: ${problem}`);
+  const sorted: Ledger = { version: 1, users: [...ledger.users].sort(byUser) };
+  writeFileAtomic(path, `${JSON.stringify(sorted, null, 2)}\n`);
+}
+
+/** temp file in the same folder, fsync, rename over the target, fsync the folder */
+export function writeFileAtomic(path: string, content: string): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, "w", 0o600);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  try {
+    const dfd = openSync(dir, "r");
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    // some file systems do not allow fsync on a folder; the rename is still atomic
+  }
+}
+
+/**
+ * The ledger as a file: holds the current value, writes it when asked or every
+ * `flushEvery` changes, so that a crash loses at most that many records (and those are
+ * re-adopted by `externalId` at the next run, never created twice).
+ */
+export class LedgerStore {
+  #ledger: Ledger;
+  #dirty = 0;
+  readonly path: string;
+  readonly flushEvery: number;
+
+  constructor(path: string, options: { flushEvery?: number } = {}) {
+    this.path = path;
+    this.flushEvery = options.flushEvery ?? 25;
+    this.#ledger = readLedger(path);
+  }
+
+  get ledger(): Ledger {
+    return this.#ledger;
+  }
+
+  set(ledger: Ledger): void {
+    if (ledger === this.#ledger) return;
+    this.#ledger = ledger;
+    this.#dirty++;
+    if (this.#dirty >= this.flushEvery) this.flush();
+  }
+
+  flush(): void {
+    if (this.#dirty === 0) return;
+    writeLedger(this.path, this.#ledger);
+    this.#dirty = 0;
+  }
+}
+
+function byUser(a: LedgerUser, b: LedgerUser): number {
+  return a.target === b.target ? (a.scimId < b.scimId ? -1 : a.scimId > b.scimId ? 1 : 0) : a.target < b.target ? -1 : 1;
+}
+
+function corrupt(path: string, message: string, cause?: unknown): ProvisioningError {
+  return new ProvisioningError("SYNC_STATE_CORRUPT", message, {
+    cause,
+    file: path,
+    hint: `restore "${path}" from a backup, or move it away to start with an empty ledger (nothing is then deprovisioned until users are re-adopted)`,
+  });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,335 @@
+/**
+ * The snapshot state (diff mode `snapshot`): a SQLite file on a persistent disk holding what
+ * the Catalog accepted for one target (users, managed groups and their members), so that a
+ * run need not list the whole Catalog.
+ *
+ * - Versioned (`meta.schema_version` + a `migrations` table) and validated on open.
+ * - Bound to the Catalog URL, the source fingerprint and the mapping hash; a mismatch is
+ *   refused (`SYNC_STATE_MISMATCH`, exit 3) with the recovery `--rebuild-state`.
+ * - Each operation is recorded as an intent before it is sent and cleared when the Catalog
+ *   accepted it, in the same transaction as its effect; pending intents name what must be
+ *   re-read live at the next start.
+ * - A missing state means "diff live, then record". A corrupt state is `SYNC_STATE_CORRUPT`
+ *   (exit 3); `--rebuild-state` rebuilds it from live.
+ */
+import Database from "better-sqlite3";
+import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { dirname } from "node:path";
+import { ProvisioningError } from "../errors.js";
+import type { CatalogState, SyncOperation } from "./plan-types.js";
+
+export const STATE_SCHEMA_VERSION = 1;
+
+type CatalogUser = CatalogState["users"][number];
+
+export interface StateBinding {
+  catalogUrl: string;
+  sourceFingerprint: string;
+  mappingHash: string;
+  target: string;
+}
+
+export interface PendingIntent {
+  seq: number;
+  operation: SyncOperation;
+}
+
+const MIGRATIONS: { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE users (
+        id TEXT PRIMARY KEY, userName TEXT NOT NULL, externalId TEXT, active INTEGER,
+        displayName TEXT, givenName TEXT, familyName TEXT, emails TEXT
+      );
+      CREATE TABLE groups (id TEXT PRIMARY KEY, displayName TEXT NOT NULL);
+      CREATE TABLE members (group_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (group_id, user_id));
+      CREATE TABLE intents (seq INTEGER PRIMARY KEY AUTOINCREMENT, operation TEXT NOT NULL, created_at TEXT NOT NULL);
+    `,
+  },
+];
+
+const REQUIRED_TABLES = ["meta", "migrations", "users", "groups", "members", "intents"];
+
+export class SnapshotState {
+  readonly path: string;
+  readonly #db: Database.Database;
+  /** true when the file did not exist (or was rebuilt): the run must diff live, then record */
+  readonly fresh: boolean;
+
+  private constructor(path: string, db: Database.Database, fresh: boolean) {
+    this.path = path;
+    this.#db = db;
+    this.fresh = fresh;
+  }
+
+  /**
+   * Open (or create) the state at `path` and check it against `binding`.
+   * With `rebuild`, an unreadable or mismatched file is moved aside and a fresh one started.
+   */
+  static open(path: string, binding: StateBinding, options: { rebuild?: boolean; now?: string } = {}): SnapshotState {
+    mkdirSync(dirname(path), { recursive: true });
+    const existed = existsSync(path);
+    if (existed && options.rebuild) {
+      renameSync(path, `${path}.broken-${(options.now ?? new Date().toISOString()).replace(/[:.]/g, "-")}`);
+      return SnapshotState.create(path, binding);
+    }
+    if (!existed) return SnapshotState.create(path, binding);
+
+    let db: Database.Database;
+    try {
+      db = new Database(path, { fileMustExist: true, timeout: 2000 });
+      validate(db);
+    } catch (e) {
+      if (e instanceof ProvisioningError) throw e;
+      throw corrupt(path, `the snapshot state "${path}" is corrupt: ${String((e as Error).message ?? e).toLowerCase()}`, e);
+    }
+    const state = new SnapshotState(path, db, false);
+    state.#checkBinding(binding);
+    return state;
+  }
+
+  private static create(path: string, binding: StateBinding): SnapshotState {
+    const db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.exec("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
+    migrate(db);
+    const set = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+    db.transaction(() => {
+      set.run("schema_version", String(STATE_SCHEMA_VERSION));
+      set.run("catalog_url", binding.catalogUrl);
+      set.run("source_fingerprint", binding.sourceFingerprint);
+      set.run("mapping_hash", binding.mappingHash);
+      set.run("target", binding.target);
+      set.run("populated", "0");
+    })();
+    return new SnapshotState(path, db, true);
+  }
+
+  #checkBinding(binding: StateBinding): void {
+    const checks: [keyof StateBinding, string, string][] = [
+      ["target", "target", "target"],
+      ["catalogUrl", "catalog_url", "Catalog URL"],
+      ["sourceFingerprint", "source_fingerprint", "source"],
+      ["mappingHash", "mapping_hash", "group mapping"],
+    ];
+    for (const [key, metaKey, label] of checks) {
+      const stored = this.meta(metaKey);
+      if (stored !== binding[key]) {
+        this.close();
+        throw new ProvisioningError("SYNC_STATE_MISMATCH", `the snapshot state "${this.path}" was recorded for another ${label}`, {
+          file: this.path,
+          hint: "run again with --rebuild-state to rebuild it from the live Catalog",
+          details: { field: key },
+        });
+      }
+    }
+  }
+
+  meta(key: string): string | undefined {
+    const row = this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").run(key, value);
+  }
+
+  /** has a live read ever been recorded */
+  get populated(): boolean {
+    return this.meta("populated") === "1";
+  }
+
+  get lastAudit(): string | undefined {
+    return this.meta("last_audit");
+  }
+
+  get lastRunFailed(): boolean {
+    return this.meta("last_run_failed") === "1";
+  }
+
+  setLastRunFailed(failed: boolean): void {
+    this.setMeta("last_run_failed", failed ? "1" : "0");
+  }
+
+  /** replace everything with a live read (rebuild, audit) */
+  replaceAll(catalog: CatalogState, now: string): void {
+    this.#db.transaction(() => {
+      this.#db.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM members; DELETE FROM intents;");
+      for (const u of catalog.users) this.#putUser(u);
+      const g = this.#db.prepare("INSERT INTO groups (id, displayName) VALUES (?, ?)");
+      const m = this.#db.prepare("INSERT OR IGNORE INTO members (group_id, user_id) VALUES (?, ?)");
+      for (const group of catalog.groups) {
+        g.run(group.id, group.displayName);
+        for (const member of group.members) m.run(group.id, member);
+      }
+      this.setMeta("populated", "1");
+      this.setMeta("last_audit", now);
+      this.setMeta("last_run_failed", "0");
+    })();
+  }
+
+  /** the recorded Catalog state */
+  catalog(): CatalogState {
+    const users = (this.#db.prepare("SELECT * FROM users ORDER BY id").all() as UserRow[]).map(rowToUser);
+    const groups = (this.#db.prepare("SELECT id, displayName FROM groups ORDER BY displayName").all() as { id: string; displayName: string }[]).map(
+      (g) => ({
+        id: g.id,
+        displayName: g.displayName,
+        members: (this.#db.prepare("SELECT user_id FROM members WHERE group_id = ? ORDER BY user_id").all(g.id) as { user_id: string }[]).map(
+          (r) => r.user_id,
+        ),
+      }),
+    );
+    return { users, groups };
+  }
+
+  /** record an operation before it is sent; returns its sequence number */
+  recordIntent(operation: SyncOperation, now: string): number {
+    const r = this.#db.prepare("INSERT INTO intents (operation, created_at) VALUES (?, ?)").run(JSON.stringify(operation), now);
+    return Number(r.lastInsertRowid);
+  }
+
+  pendingIntents(): PendingIntent[] {
+    return (this.#db.prepare("SELECT seq, operation FROM intents ORDER BY seq").all() as { seq: number; operation: string }[]).map((r) => ({
+      seq: r.seq,
+      operation: JSON.parse(r.operation) as SyncOperation,
+    }));
+  }
+
+  /** the Catalog accepted the operation: apply its effect and clear the intent, atomically */
+  recordDone(seq: number, effect: StateEffect): void {
+    this.#db.transaction(() => {
+      this.#apply(effect);
+      this.#db.prepare("DELETE FROM intents WHERE seq = ?").run(seq);
+    })();
+  }
+
+  /** the operation failed: nothing to record; the intent goes, and the next run audits live */
+  clearIntent(seq: number): void {
+    this.#db.prepare("DELETE FROM intents WHERE seq = ?").run(seq);
+  }
+
+  /** apply what a live re-read found, without an intent */
+  applyEffect(effect: StateEffect): void {
+    this.#db.transaction(() => this.#apply(effect))();
+  }
+
+  #apply(effect: StateEffect): void {
+    switch (effect.kind) {
+      case "user":
+        this.#putUser(effect.user);
+        return;
+      case "userGone":
+        this.#db.prepare("DELETE FROM users WHERE id = ?").run(effect.id);
+        this.#db.prepare("DELETE FROM members WHERE user_id = ?").run(effect.id);
+        return;
+      case "userActive":
+        this.#db.prepare("UPDATE users SET active = ? WHERE id = ?").run(effect.active ? 1 : 0, effect.id);
+        return;
+      case "members": {
+        const add = this.#db.prepare("INSERT OR IGNORE INTO members (group_id, user_id) VALUES (?, ?)");
+        const del = this.#db.prepare("DELETE FROM members WHERE group_id = ? AND user_id = ?");
+        for (const id of effect.added) add.run(effect.groupId, id);
+        for (const id of effect.removed) del.run(effect.groupId, id);
+        return;
+      }
+      case "groupMembers": {
+        this.#db.prepare("DELETE FROM members WHERE group_id = ?").run(effect.groupId);
+        const add = this.#db.prepare("INSERT OR IGNORE INTO members (group_id, user_id) VALUES (?, ?)");
+        for (const id of effect.members) add.run(effect.groupId, id);
+        return;
+      }
+    }
+  }
+
+  #putUser(u: CatalogUser): void {
+    this.#db
+      .prepare(
+        "INSERT OR REPLACE INTO users (id, userName, externalId, active, displayName, givenName, familyName, emails) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      )
+      .run(
+        u.id,
+        u.userName,
+        u.externalId ?? null,
+        u.active === undefined ? null : u.active ? 1 : 0,
+        u.displayName ?? null,
+        u.name?.givenName ?? null,
+        u.name?.familyName ?? null,
+        u.emails ? JSON.stringify(u.emails) : null,
+      );
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}
+
+/** What an accepted operation (or a live re-read) changes in the recorded state. */
+export type StateEffect =
+  | { kind: "user"; user: CatalogUser }
+  | { kind: "userGone"; id: string }
+  | { kind: "userActive"; id: string; active: boolean }
+  | { kind: "members"; groupId: string; added: string[]; removed: string[] }
+  | { kind: "groupMembers"; groupId: string; members: string[] };
+
+interface UserRow {
+  id: string;
+  userName: string;
+  externalId: string | null;
+  active: number | null;
+  displayName: string | null;
+  givenName: string | null;
+  familyName: string | null;
+  emails: string | null;
+}
+
+function rowToUser(r: UserRow): CatalogUser {
+  const u: CatalogUser = { id: r.id, userName: r.userName };
+  if (r.externalId !== null) u.externalId = r.externalId;
+  if (r.active !== null) u.active = r.active === 1;
+  if (r.displayName !== null) u.displayName = r.displayName;
+  if (r.givenName !== null || r.familyName !== null) {
+    u.name = {};
+    if (r.givenName !== null) u.name.givenName = r.givenName;
+    if (r.familyName !== null) u.name.familyName = r.familyName;
+  }
+  if (r.emails !== null) u.emails = JSON.parse(r.emails) as NonNullable<CatalogUser["emails"]>;
+  return u;
+}
+
+function migrate(db: Database.Database): void {
+  const applied = new Set((db.prepare("SELECT version FROM migrations").all() as { version: number }[]).map((r) => r.version));
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare("INSERT INTO migrations (version, applied_at) VALUES (?, ?)").run(m.version, new Date(0).toISOString());
+    })();
+  }
+}
+
+function validate(db: Database.Database): void {
+  const check = db.pragma("quick_check", { simple: true });
+  if (check !== "ok") throw new Error(`integrity check failed: ${String(check)}`);
+  const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
+  const missing = REQUIRED_TABLES.filter((t) => !tables.has(t));
+  if (missing.length > 0) throw new Error(`missing tables ${missing.map((t) => `"${t}"`).join(", ")}`);
+  const version = (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)?.value;
+  if (version === undefined) throw new Error('no "schema_version"');
+  if (Number(version) > STATE_SCHEMA_VERSION) throw new Error(`"schema_version" ${version} is newer than this program (${STATE_SCHEMA_VERSION})`);
+  migrate(db);
+  for (const key of ["catalog_url", "source_fingerprint", "mapping_hash", "target"]) {
+    if (db.prepare("SELECT 1 FROM meta WHERE key = ?").get(key) === undefined) throw new Error(`no "${key}" binding`);
+  }
+}
+
+function corrupt(path: string, message: string, cause: unknown): ProvisioningError {
+  return new ProvisioningError("SYNC_STATE_CORRUPT", message, {
+    cause,
+    file: path,
+    hint: "run again with --rebuild-state to rebuild it from the live Catalog",
+  });
+}
