@@ -1,0 +1,3 @@
+export * from "./groups.js";
+export * from "./anchor.js";
+export * from "./profile.js";
