@@ -1,0 +1,444 @@
+/**
+ * Applies a sync plan to the Catalog. It never decides: the plan says what to do, the
+ * executor does it in a safe order and reports each outcome.
+ *
+ * - Phases: create/adopt/update/reactivate → add members → remove members → deactivate →
+ *   delete. A later step that depends on a failed one is skipped and reported (a member whose
+ *   create failed, a delete whose deactivate failed); unrelated operations carry on.
+ * - Bounded concurrency (default 8); retries and rate limits live in the SCIM client.
+ * - `/Bulk` for the per-user phases when the Catalog advertises it (within `maxOperations`
+ *   and `maxPayloadSize`); member changes always go through `patchGroupMembers`, batched
+ *   (default 100 per PATCH) with a refused value isolated.
+ * - A failed operation is not retried here beyond the client's retries: the next run
+ *   recomputes the plan and tries again.
+ */
+import { ScimResponseError } from "../errors.js";
+import { SCHEMA_PATCH_OP, SCHEMA_USER } from "../scim/types.js";
+import type { BulkOperation, BulkOperationResponse, PatchOperation, ScimClientApi, ScimUser } from "../scim/types.js";
+import type { SyncOperation } from "./plan-types.js";
+
+export type OperationStatus = "done" | "failed" | "skipped";
+
+export interface OperationOutcome {
+  /** position of the operation in the plan */
+  index: number;
+  operation: SyncOperation;
+  status: OperationStatus;
+  /** the Catalog user id the operation touched (the new id for a create) */
+  scimId?: string;
+  /** the user as the Catalog returned it, when it did */
+  user?: ScimUser;
+  /** member changes the Catalog accepted (addMembers / removeMembers), and those it refused or that were skipped */
+  members?: { added: string[]; removed: string[]; failed: string[]; skipped: string[] };
+  /** HTTP status of the failure, when there was one */
+  httpStatus?: number;
+  /** safe to log: never a key or token */
+  error?: string;
+}
+
+export interface ExecutorHooks {
+  /** called before an operation is sent (the snapshot records its intent here) */
+  beforeOperation?(index: number, operation: SyncOperation): void | Promise<void>;
+  /** called once the Catalog answered (or the operation was skipped) */
+  afterOperation?(outcome: OperationOutcome): void | Promise<void>;
+}
+
+export interface AuditEntry {
+  time: string;
+  target: string;
+  op: SyncOperation["op"];
+  method: string;
+  path: string;
+  status: OperationStatus;
+  httpStatus?: number;
+  scimId?: string;
+  externalId?: string;
+  groupId?: string;
+  members?: number;
+  error?: string;
+}
+
+export interface AuditSink {
+  write(entry: AuditEntry): void;
+}
+
+export interface ExecutorOptions {
+  target: string;
+  /** concurrent operations; default 8 */
+  concurrency?: number;
+  /** member changes per PATCH; default 100 */
+  batchSize?: number;
+  /** use `/Bulk` when advertised; default true */
+  bulk?: boolean;
+  hooks?: ExecutorHooks;
+  audit?: AuditSink;
+  now?: () => Date;
+  /** stops sending new operations when aborted; what is in flight completes */
+  signal?: AbortSignal;
+}
+
+export interface ExecutionResult {
+  outcomes: OperationOutcome[];
+  done: number;
+  failed: number;
+  skipped: number;
+  membershipsAdded: number;
+  membershipsRemoved: number;
+}
+
+type Phase = "users" | "add" | "remove" | "deactivate" | "delete";
+
+const PHASE_OF: Record<SyncOperation["op"], Phase> = {
+  createUser: "users",
+  adoptUser: "users",
+  updateUser: "users",
+  reactivateUser: "users",
+  addMembers: "add",
+  removeMembers: "remove",
+  deactivateUser: "deactivate",
+  deleteUser: "delete",
+};
+
+const PHASES: Phase[] = ["users", "add", "remove", "deactivate", "delete"];
+
+/** Apply `operations` in the safe order. Never throws for an operation's failure. */
+export async function executePlan(
+  client: ScimClientApi,
+  operations: readonly SyncOperation[],
+  options: ExecutorOptions,
+): Promise<ExecutionResult> {
+  const concurrency = Math.max(1, options.concurrency ?? 8);
+  const batchSize = Math.max(1, options.batchSize ?? 100);
+  const now = options.now ?? (() => new Date());
+  const outcomes: OperationOutcome[] = [];
+  /** externalId → scimId of users created in this run */
+  const created = new Map<string, string>();
+  /** externalIds whose create failed or was skipped */
+  const notCreated = new Set<string>();
+  /** users whose deactivation failed: their delete is skipped */
+  const notDeactivated = new Set<string>();
+
+  let bulk: { maxOperations: number; maxPayloadSize: number } | undefined;
+  if (options.bulk !== false && operations.some((o) => PHASE_OF[o.op] !== "add" && PHASE_OF[o.op] !== "remove")) {
+    try {
+      const caps = await client.capabilities();
+      if (caps.bulk.supported && caps.bulk.maxOperations > 1) bulk = { maxOperations: caps.bulk.maxOperations, maxPayloadSize: caps.bulk.maxPayloadSize };
+    } catch {
+      bulk = undefined;
+    }
+  }
+
+  const finish = async (outcome: OperationOutcome): Promise<void> => {
+    outcomes.push(outcome);
+    const op = outcome.operation;
+    if (op.op === "createUser") {
+      if (outcome.status === "done" && outcome.scimId) created.set(op.externalId, outcome.scimId);
+      else notCreated.add(op.externalId);
+    }
+    if (op.op === "deactivateUser" && outcome.status !== "done") notDeactivated.add(op.scimId);
+    options.audit?.write(auditEntry(options.target, outcome, now()));
+    await options.hooks?.afterOperation?.(outcome);
+  };
+
+  const indexed = operations.map((operation, index) => ({ operation, index }));
+  for (const phase of PHASES) {
+    const items = indexed.filter((i) => PHASE_OF[i.operation.op] === phase);
+    if (items.length === 0) continue;
+    const runnable: typeof items = [];
+    for (const item of items) {
+      const skip = dependencySkip(item.operation, notCreated, notDeactivated);
+      if (skip) await finish({ index: item.index, operation: item.operation, status: "skipped", error: skip });
+      else runnable.push(item);
+    }
+    if (options.signal?.aborted) {
+      for (const item of runnable) await finish({ index: item.index, operation: item.operation, status: "skipped", error: "the run was stopped" });
+      continue;
+    }
+    if (bulk && (phase === "users" || phase === "deactivate" || phase === "delete")) {
+      const sendable = runnable.filter((i) => !(i.operation.op === "adoptUser" && i.operation.patch.length === 0));
+      for (const item of runnable) {
+        if (!sendable.includes(item)) await runSingle(client, item, batchSize, created, options, finish);
+      }
+      for (const chunk of chunks(sendable, bulk.maxOperations, bulk.maxPayloadSize)) {
+        if (options.signal?.aborted) {
+          for (const item of chunk) await finish({ index: item.index, operation: item.operation, status: "skipped", error: "the run was stopped" });
+          continue;
+        }
+        await runBulk(client, chunk, options, finish);
+      }
+      continue;
+    }
+    await pool(runnable, concurrency, async (item) => {
+      if (options.signal?.aborted) {
+        await finish({ index: item.index, operation: item.operation, status: "skipped", error: "the run was stopped" });
+        return;
+      }
+      await runSingle(client, item, batchSize, created, options, finish);
+    });
+  }
+
+  outcomes.sort((a, b) => a.index - b.index);
+  let membershipsAdded = 0;
+  let membershipsRemoved = 0;
+  for (const o of outcomes) {
+    membershipsAdded += o.members?.added.length ?? 0;
+    membershipsRemoved += o.members?.removed.length ?? 0;
+  }
+  return {
+    outcomes,
+    done: outcomes.filter((o) => o.status === "done").length,
+    failed: outcomes.filter((o) => o.status === "failed").length,
+    skipped: outcomes.filter((o) => o.status === "skipped").length,
+    membershipsAdded,
+    membershipsRemoved,
+  };
+}
+
+function dependencySkip(op: SyncOperation, notCreated: Set<string>, notDeactivated: Set<string>): string | undefined {
+  if (op.op === "deleteUser" && notDeactivated.has(op.scimId)) return "its deactivation failed in this run";
+  if (op.op === "addMembers" && op.members.length > 0 && op.members.every((m) => "externalId" in m && notCreated.has(m.externalId))) {
+    return "every member's create failed in this run";
+  }
+  return undefined;
+}
+
+async function runSingle(
+  client: ScimClientApi,
+  item: { operation: SyncOperation; index: number },
+  batchSize: number,
+  created: Map<string, string>,
+  options: ExecutorOptions,
+  finish: (o: OperationOutcome) => Promise<void>,
+): Promise<void> {
+  const { operation: op, index } = item;
+  const base = { index, operation: op };
+  if (op.op === "addMembers") {
+    const values: string[] = [];
+    const skipped: string[] = [];
+    for (const m of op.members) {
+      if ("scimId" in m) values.push(m.scimId);
+      else {
+        const id = created.get(m.externalId);
+        if (id) values.push(id);
+        else skipped.push(m.externalId);
+      }
+    }
+    if (values.length === 0) {
+      await finish({ ...base, status: "skipped", members: { added: [], removed: [], failed: [], skipped }, error: "no member could be resolved" });
+      return;
+    }
+    const resolved: SyncOperation = { ...op, members: values.map((scimId) => ({ scimId })) };
+    await options.hooks?.beforeOperation?.(index, resolved);
+    try {
+      const r = await client.patchGroupMembers(op.groupId, { add: values }, { batchSize });
+      const failed = r.failed.map((f) => f.value);
+      await finish({
+        ...base,
+        status: failed.length > 0 ? "failed" : "done",
+        members: { added: r.added, removed: [], failed, skipped },
+        ...(failed.length > 0 ? { error: `${failed.length} member value(s) refused`, ...statusOf(r.failed[0]!.error) } : {}),
+      });
+    } catch (e) {
+      await finish({ ...base, status: "failed", members: { added: [], removed: [], failed: values, skipped }, ...errorOf(e) });
+    }
+    return;
+  }
+  if (op.op === "removeMembers") {
+    await options.hooks?.beforeOperation?.(index, op);
+    try {
+      const r = await client.patchGroupMembers(op.groupId, { remove: op.scimIds }, { batchSize });
+      const failed = r.failed.map((f) => f.value);
+      await finish({
+        ...base,
+        status: failed.length > 0 ? "failed" : "done",
+        members: { added: [], removed: r.removed, failed, skipped: [] },
+        ...(failed.length > 0 ? { error: `${failed.length} member value(s) refused`, ...statusOf(r.failed[0]!.error) } : {}),
+      });
+    } catch (e) {
+      await finish({ ...base, status: "failed", members: { added: [], removed: [], failed: op.scimIds, skipped: [] }, ...errorOf(e) });
+    }
+    return;
+  }
+  await options.hooks?.beforeOperation?.(index, op);
+  try {
+    switch (op.op) {
+      case "createUser": {
+        const user = await client.createUser({ ...op.user, externalId: op.externalId });
+        await finish({ ...base, status: "done", scimId: user.id, user });
+        return;
+      }
+      case "adoptUser":
+      case "updateUser": {
+        const user = op.patch.length > 0 ? await client.patchUser(op.scimId, op.patch) : undefined;
+        await finish({ ...base, status: "done", scimId: op.scimId, ...(user ? { user } : {}) });
+        return;
+      }
+      case "reactivateUser": {
+        const user = await client.patchUser(op.scimId, [{ op: "replace", path: "active", value: true }]);
+        await finish({ ...base, status: "done", scimId: op.scimId, ...(user ? { user } : {}) });
+        return;
+      }
+      case "deactivateUser":
+        await client.deactivateUser(op.scimId);
+        await finish({ ...base, status: "done", scimId: op.scimId });
+        return;
+      case "deleteUser":
+        await client.deleteUser(op.scimId);
+        await finish({ ...base, status: "done", scimId: op.scimId });
+        return;
+    }
+  } catch (e) {
+    await finish({ ...base, status: "failed", ...("scimId" in op ? { scimId: op.scimId } : {}), ...errorOf(e) });
+  }
+}
+
+/** One `/Bulk` request for per-user operations; results are matched by `bulkId`. */
+async function runBulk(
+  client: ScimClientApi,
+  chunk: { operation: SyncOperation; index: number }[],
+  options: ExecutorOptions,
+  finish: (o: OperationOutcome) => Promise<void>,
+): Promise<void> {
+  for (const item of chunk) await options.hooks?.beforeOperation?.(item.index, item.operation);
+  const ops = chunk.map((item) => toBulkOperation(item.operation, `op-${item.index}`));
+  let responses: BulkOperationResponse[];
+  try {
+    responses = await client.bulk(ops);
+  } catch (e) {
+    for (const item of chunk) {
+      await finish({ index: item.index, operation: item.operation, status: "failed", ...scimIdOf(item.operation), ...errorOf(e) });
+    }
+    return;
+  }
+  const byBulkId = new Map(responses.filter((r) => r.bulkId).map((r) => [r.bulkId!, r]));
+  for (const [i, item] of chunk.entries()) {
+    const r = byBulkId.get(`op-${item.index}`) ?? responses[i];
+    const base = { index: item.index, operation: item.operation };
+    if (!r) {
+      await finish({ ...base, status: "failed", ...scimIdOf(item.operation), error: "no result in the bulk response" });
+      continue;
+    }
+    const status = Number(r.status);
+    const ok = (status >= 200 && status < 300) || (item.operation.op === "deleteUser" && status === 404);
+    if (!ok) {
+      const detail = (r.response as { detail?: unknown } | undefined)?.detail;
+      await finish({
+        ...base,
+        status: "failed",
+        ...scimIdOf(item.operation),
+        httpStatus: status,
+        error: `bulk ${r.method} failed with ${status}${typeof detail === "string" ? `: ${detail.slice(0, 200)}` : ""}`,
+      });
+      continue;
+    }
+    const body = r.response as ScimUser | undefined;
+    if (item.operation.op === "createUser") {
+      const id = (body && typeof body.id === "string" ? body.id : undefined) ?? idFromLocation(r.location);
+      if (!id) {
+        await finish({ ...base, status: "failed", error: "the bulk create returned no id" });
+        continue;
+      }
+      await finish({ ...base, status: "done", scimId: id, ...(body && typeof body.userName === "string" ? { user: body } : {}) });
+    } else {
+      await finish({ ...base, status: "done", ...scimIdOf(item.operation), ...(body && typeof body.userName === "string" ? { user: body } : {}) });
+    }
+  }
+}
+
+function toBulkOperation(op: SyncOperation, bulkId: string): BulkOperation {
+  const patch = (Operations: PatchOperation[]) => ({ schemas: [SCHEMA_PATCH_OP], Operations });
+  switch (op.op) {
+    case "createUser":
+      return { method: "POST", bulkId, path: "/Users", data: { schemas: [SCHEMA_USER], ...op.user, externalId: op.externalId } };
+    case "adoptUser":
+    case "updateUser":
+      return { method: "PATCH", bulkId, path: `/Users/${op.scimId}`, data: patch(op.patch) };
+    case "reactivateUser":
+      return { method: "PATCH", bulkId, path: `/Users/${op.scimId}`, data: patch([{ op: "replace", path: "active", value: true }]) };
+    case "deactivateUser":
+      return { method: "PATCH", bulkId, path: `/Users/${op.scimId}`, data: patch([{ op: "replace", path: "active", value: false }]) };
+    case "deleteUser":
+      return { method: "DELETE", bulkId, path: `/Users/${op.scimId}` };
+    default:
+      throw new TypeError(`"${op.op}" is not sent through bulk`);
+  }
+}
+
+function chunks<T extends { operation: SyncOperation; index: number }>(items: T[], maxOperations: number, maxPayloadSize: number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let size = 200;
+  const limit = maxPayloadSize > 0 ? Math.floor(maxPayloadSize * 0.9) : Number.POSITIVE_INFINITY;
+  for (const item of items) {
+    const itemSize = Buffer.byteLength(JSON.stringify(toBulkOperation(item.operation, `op-${item.index}`))) + 1;
+    if (current.length > 0 && (current.length >= maxOperations || size + itemSize > limit)) {
+      out.push(current);
+      current = [];
+      size = 200;
+    }
+    current.push(item);
+    size += itemSize;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+function idFromLocation(location: string | undefined): string | undefined {
+  if (!location) return undefined;
+  const last = location.replace(/\/+$/, "").split("/").pop();
+  return last ? decodeURIComponent(last) : undefined;
+}
+
+function scimIdOf(op: SyncOperation): { scimId?: string } {
+  return "scimId" in op ? { scimId: op.scimId } : {};
+}
+
+function statusOf(e: unknown): { httpStatus?: number } {
+  return e instanceof ScimResponseError ? { httpStatus: e.httpStatus } : {};
+}
+
+function errorOf(e: unknown): { error: string; httpStatus?: number } {
+  const message = e instanceof Error ? e.message : String(e);
+  return { error: message, ...statusOf(e) };
+}
+
+/** Method and path of an operation, for the audit log (ids only). */
+export function describeRequest(op: SyncOperation): { method: string; path: string } {
+  switch (op.op) {
+    case "createUser":
+      return { method: "POST", path: "/Users" };
+    case "deleteUser":
+      return { method: "DELETE", path: `/Users/${op.scimId}` };
+    case "addMembers":
+    case "removeMembers":
+      return { method: "PATCH", path: `/Groups/${op.groupId}` };
+    default:
+      return { method: "PATCH", path: `/Users/${op.scimId}` };
+  }
+}
+
+function auditEntry(target: string, o: OperationOutcome, time: Date): AuditEntry {
+  const op = o.operation;
+  const { method, path } = describeRequest(op);
+  const entry: AuditEntry = { time: time.toISOString(), target, op: op.op, method, path: op.op === "createUser" && o.scimId ? "/Users" : path, status: o.status };
+  if (o.httpStatus !== undefined) entry.httpStatus = o.httpStatus;
+  if (o.scimId !== undefined) entry.scimId = o.scimId;
+  if ("externalId" in op) entry.externalId = op.externalId;
+  if ("groupId" in op) {
+    entry.groupId = op.groupId;
+    entry.members = op.op === "addMembers" ? op.members.length : op.scimIds.length;
+  }
+  if (o.error !== undefined) entry.error = o.error;
+  return entry;
+}
+
+async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  });
+  await Promise.all(workers);
+}
