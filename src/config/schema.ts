@@ -1,0 +1,163 @@
+/**
+ * JSON Schema (draft-07) of `provisioning.yaml`. Shape only: cross-field rules (shorthand vs
+ * targets, URLs, privileged keys, secrets) live in `load.ts`. Documented in docs/configuration.md.
+ */
+
+const str = { type: "string", minLength: 1 } as const;
+const strList = { type: "array", items: str } as const;
+const bool = { type: "boolean" } as const;
+const posInt = { type: "integer", minimum: 1 } as const;
+const nonNegInt = { type: "integer", minimum: 0 } as const;
+const ratio = { type: "number", minimum: 0, maximum: 1 } as const;
+
+const obj = (properties: Record<string, unknown>, required: string[] = []) => ({
+  type: "object",
+  additionalProperties: false,
+  properties,
+  ...(required.length > 0 ? { required } : {}),
+});
+
+/** IdP group key → Catalog group name, or a list of them */
+const groupMapping = {
+  type: "object",
+  additionalProperties: { type: ["string", "array"], minLength: 1, minItems: 1, items: str },
+} as const;
+
+const catalog = obj({ url: str, urlSecret: str, apiKeySecret: str, apiKeyNextSecret: str });
+const exclude = obj({ users: strList, groups: strList });
+const include = obj({ users: strList });
+
+const targetCommon = {
+  groups: groupMapping,
+  privileged: strList,
+  caseInsensitiveGroups: bool,
+  domains: strList,
+  exclude,
+  include,
+};
+
+const target = obj(
+  {
+    name: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" },
+    match: obj({ connections: strList, organizations: strList }),
+    catalog,
+    ...targetCommon,
+  },
+  ["name", "groups"],
+);
+
+const connection = obj({
+  lifecycle: { enum: ["sync", "login"] },
+  anchor: str,
+  groupsClaim: str,
+  splitGroups: bool,
+  groupsCap: posInt,
+  mode: { enum: ["on", "shadow", "off"] },
+});
+
+const attributes = obj({ userName: str, givenName: str, familyName: str, displayName: str, email: str });
+
+const login = obj({
+  clients: strList,
+  fail: { enum: ["open", "closed"] },
+  budgetMs: { type: "integer", minimum: 100, maximum: 20000 },
+  requestTimeoutMs: { type: "integer", minimum: 50, maximum: 20000 },
+  ttlSeconds: nonNegInt,
+  ttlJitter: ratio,
+  refreshTokens: bool,
+  breaker: obj({ failures: posInt, cooldownSeconds: nonNegInt }),
+  tokenClaim: obj({ enabled: bool, name: str, idToken: bool, accessToken: bool }),
+  denyReason: str,
+  metadataKey: { type: "string", pattern: "^[A-Za-z0-9_]+$" },
+});
+
+const ldapSearch = obj({ baseDn: str, filter: str, scope: { enum: ["sub", "one"] } });
+
+export const SOURCE_TYPES = ["file", "ldap", "msgraph", "okta", "google", "auth0"] as const;
+
+const source = {
+  type: "object",
+  required: ["type"],
+  properties: { type: { enum: [...SOURCE_TYPES] } },
+  allOf: [
+    {
+      if: { properties: { type: { const: "file" } } },
+      then: obj({ type: str, path: str }, ["path"]),
+    },
+    {
+      if: { properties: { type: { const: "ldap" } } },
+      then: obj(
+        {
+          type: str,
+          url: str,
+          bindDn: str,
+          bindPasswordEnv: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+          startTls: bool,
+          caFile: str,
+          connection: str,
+          baseDn: str,
+          users: ldapSearch,
+          groups: ldapSearch,
+          attributes: obj({
+            id: str,
+            email: str,
+            givenName: str,
+            familyName: str,
+            displayName: str,
+            groupName: str,
+            member: str,
+            memberOf: str,
+          }),
+          activeDirectory: bool,
+          nestedGroups: bool,
+          pageSize: posInt,
+          sizeLimit: nonNegInt,
+          timeoutMs: posInt,
+        },
+        ["url"],
+      ),
+    },
+  ],
+};
+
+const guard = obj({ min: nonNegInt, ratio });
+
+const sync = obj(
+  {
+    source,
+    mode: { enum: ["live", "snapshot"] },
+    scope: { enum: ["mapped", "all"] },
+    deprovision: obj({ removeMemberships: bool, deleteAfterDays: { type: ["integer", "null"], minimum: 0 } }),
+    guards: obj({ deletions: guard, groupRemovals: guard, totalRemovals: guard, allowMissingGroups: strList }),
+    batchSize: { type: "integer", minimum: 1, maximum: 1000 },
+    concurrency: { type: "integer", minimum: 1, maximum: 64 },
+    auditEveryHours: { type: "number", minimum: 0 },
+    statePath: str,
+    ledgerPath: str,
+    lockPath: str,
+    auditLogPath: str,
+  },
+  ["source"],
+);
+
+const scim = obj({
+  timeoutMs: posInt,
+  retries: nonNegInt,
+  rateLimit: { type: ["number", "null"], exclusiveMinimum: 0 },
+  maxConnections: posInt,
+});
+
+export const provisioningSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    catalog,
+    ...targetCommon,
+    targets: { type: "array", minItems: 1, items: target },
+    connections: { type: "object", additionalProperties: connection },
+    attributes,
+    login,
+    sync,
+    scim,
+  },
+} as const;
