@@ -31,8 +31,10 @@ export interface SyncReport {
   leftToLogin: { scimId: string; externalId: string }[];
   /** deactivated owned users waiting for the grace period before delete */
   pendingDeletes: { scimId: string; externalId: string; deleteAfter: string }[];
-  /** mapping entries whose IdP group is not in the source */
+  /** mapping entries whose IdP group is not in the source (and not in `allowMissingGroups`): the run must abort */
   missingIdpGroups: string[];
+  /** managed Catalog groups (mapping targets) that do not exist in the Catalog: no membership change planned for them */
+  missingCatalogGroups?: string[];
   /** users skipped by include/exclude */
   excluded: string[];
 }
@@ -45,6 +47,13 @@ export interface GuardResult {
   limit: number;
   /** group name for groupRemovals */
   group?: string;
+  /** the population the ratio applies to: owned users, or granted memberships (of the group, or in total) */
+  base?: number;
+  /** the configured minimum and ratio behind `limit` */
+  min?: number;
+  ratio?: number;
+  /** the CLI override given for this run, if any */
+  allowed?: number;
   tripped: boolean;
 }
 
@@ -62,6 +71,8 @@ export interface PlanCounts {
 export interface SyncPlan {
   version: 1;
   target: string;
+  /** the source's Auth0 connection, when it has one (recorded in the ledger for created and adopted users) */
+  connection?: string;
   operations: SyncOperation[];
   report: SyncReport;
   counts: PlanCounts;
