@@ -165,7 +165,10 @@ export function closest(word: string, candidates: readonly string[]): string | u
     }
   }
   const limit = Math.max(2, Math.floor(word.length / 3));
-  return bestD <= limit ? best : undefined;
+  if (best !== undefined && bestD <= limit) return best;
+  // "failure" → "fail", "concurrencyLimit" → "concurrency"
+  const w = word.toLowerCase();
+  return candidates.find((c) => c.length >= 3 && (w.startsWith(c.toLowerCase()) || c.toLowerCase().startsWith(w)) && w.length >= 3);
 }
 
 function toConfigError(doc: LocatedYaml, err: ErrorObject, path: (string | number)[]): ConfigError {
@@ -206,7 +209,7 @@ function toConfigError(doc: LocatedYaml, err: ErrorObject, path: (string | numbe
       return new ConfigError(`${where} must be one of ${allowed.join(", ")}`, {
         ...base,
         ...at(path),
-        hint: guess ? `did you mean "${guess}"?` : `got ${describe(err.data)}`,
+        hint: guess ? `did you mean "${guess}"?` : typeof err.data === "string" && err.data.length <= 40 ? `got "${err.data}"` : `got ${describe(err.data)}`,
       });
     }
     case "minimum":
