@@ -200,9 +200,9 @@ export class SnapshotState {
   }
 
   /** the Catalog accepted the operation: apply its effect and clear the intent, atomically */
-  recordDone(seq: number, effect: StateEffect): void {
+  recordDone(seq: number, effects: readonly StateEffect[]): void {
     this.#db.transaction(() => {
-      this.#apply(effect);
+      for (const effect of effects) this.#apply(effect);
       this.#db.prepare("DELETE FROM intents WHERE seq = ?").run(seq);
     })();
   }
@@ -212,9 +212,11 @@ export class SnapshotState {
     this.#db.prepare("DELETE FROM intents WHERE seq = ?").run(seq);
   }
 
-  /** apply what a live re-read found, without an intent */
-  applyEffect(effect: StateEffect): void {
-    this.#db.transaction(() => this.#apply(effect))();
+  /** apply what a live re-read (or a partly accepted operation) changed, without clearing an intent */
+  applyEffects(effects: readonly StateEffect[]): void {
+    this.#db.transaction(() => {
+      for (const effect of effects) this.#apply(effect);
+    })();
   }
 
   #apply(effect: StateEffect): void {

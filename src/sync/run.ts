@@ -1,0 +1,619 @@
+/**
+ * One sync run: read inputs → plan → guards → apply → record.
+ *
+ * Reads the source once, then for each target the source feeds: reads the Catalog state
+ * (live, or the snapshot with its pending intents re-checked and a periodic live audit),
+ * plans with the pure planner, enforces the guards, and applies through the executor while
+ * recording each accepted operation in the ownership ledger (and the snapshot). Holds the run
+ * lock from start to end.
+ */
+import { createHash } from "node:crypto";
+import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { ConfigError, ProvisioningError } from "../errors.js";
+import type { ProvisioningConfig, SyncPolicy, TargetConfig } from "../config/types.js";
+import { managedCatalogGroups } from "../config/mapping.js";
+import type { ScimClientApi } from "../scim/types.js";
+import type { Directory, DirectorySource, SourceRead } from "./directory.js";
+import type { CatalogState, Ledger, SyncOperation, SyncPlan } from "./plan-types.js";
+import { planSync } from "./plan.js";
+import { checkSourceRead, enforceGuards } from "./guards.js";
+import { ledgerAfter } from "./ownership.js";
+import { managedGroupNames } from "./scope.js";
+import { createSource } from "./sources/index.js";
+import { ScimClient } from "../scim/client.js";
+import { createCliFetch } from "../scim/cli-fetch.js";
+import { readCatalogState, toCatalogUser } from "./catalog-read.js";
+import { executePlan, type AuditEntry, type ExecutionResult, type ExecutorHooks, type OperationOutcome } from "./executor.js";
+import { LedgerStore, writeFileAtomic } from "./ledger.js";
+import { acquireLock, type RunLock } from "./lock.js";
+import { silentProgress, type ProgressReporter } from "./progress.js";
+import { SnapshotState, type StateEffect } from "./state.js";
+
+export type Env = Record<string, string | undefined>;
+
+export interface CatalogEndpointValues {
+  target: string;
+  baseUrl: string;
+  apiKey: string;
+  apiKeyNext?: string;
+}
+
+export interface RunSyncOptions {
+  config: ProvisioningConfig;
+  env?: Env;
+  mode?: "live" | "snapshot";
+  /** plan and print, never write to the Catalog */
+  dryRun?: boolean;
+  allowDeletions?: number;
+  allowRemovals?: number;
+  /** write the plan (with input fingerprints) to this file; implies no apply */
+  planOut?: string;
+  /** apply this reviewed plan, only if the source and the Catalog have not changed since */
+  planIn?: string;
+  /** rebuild the snapshot state from live */
+  rebuildState?: boolean;
+  now?: () => Date;
+  /** overrides for tests and embedding */
+  source?: DirectorySource;
+  createClient?: (endpoint: CatalogEndpointValues, config: ProvisioningConfig) => ScimClientApi;
+  fetch?: typeof fetch;
+  progress?: ProgressReporter;
+  hooks?: ExecutorHooks;
+}
+
+export interface TargetRunResult {
+  target: string;
+  plan: SyncPlan;
+  execution?: ExecutionResult;
+  /** dry run only: the guard refusal apply would meet */
+  refused?: ProvisioningError;
+}
+
+export interface SyncSummary {
+  ok: boolean;
+  mode: "live" | "snapshot";
+  dryRun: boolean;
+  targets: string[];
+  created: number;
+  adopted: number;
+  updated: number;
+  reactivated: number;
+  membershipsAdded: number;
+  membershipsRemoved: number;
+  deactivated: number;
+  deleted: number;
+  failed: number;
+  skipped: number;
+  skippedByGuards: number;
+  conflicts: number;
+  unmanagedMembers: number;
+  durationMs: number;
+}
+
+export interface SyncRunResult {
+  summary: SyncSummary;
+  targets: TargetRunResult[];
+  /** the plan file written with `planOut` */
+  planFile?: string;
+}
+
+/** The reviewed-plan file `--plan-out` writes and `--plan-in` reads. Never holds a secret. */
+export interface PlanFile {
+  version: 1;
+  kind: "catalog-sync-plan";
+  createdAt: string;
+  mode: "live" | "snapshot";
+  targets: { target: string; catalogUrl: string; fingerprints: { source: string; catalog: string; ledger: string }; plan: SyncPlan }[];
+}
+
+/** Run the sync. Throws a {@link ProvisioningError} for a refusal (exit 2–5); failed operations are in the summary. */
+export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
+  const started = Date.now();
+  const now = options.now ?? (() => new Date());
+  const env = options.env ?? process.env;
+  const config = options.config;
+  const policy = config.sync;
+  if (!policy) {
+    throw new ConfigError('the configuration has no "sync" section', {
+      ...(config.file !== undefined ? { file: config.file } : {}),
+      hint: 'add "sync.source" (for example type "file" with a "path")',
+    });
+  }
+  const mode = options.mode ?? policy.mode;
+  const dryRun = options.dryRun === true || options.planOut !== undefined;
+  const targets = syncTargets(config, policy);
+  const endpoints = targets.map((t) => catalogEndpoint(t, env, config));
+  const planIn = options.planIn !== undefined ? readPlanFile(options.planIn) : undefined;
+
+  const lock: RunLock | undefined = dryRun && mode === "live" ? undefined : acquireLock(policy.lockPath);
+  const ledgerStore = new LedgerStore(policy.ledgerPath);
+  const results: TargetRunResult[] = [];
+  const progress = options.progress ?? silentProgress;
+  const planFile: PlanFile = { version: 1, kind: "catalog-sync-plan", createdAt: now().toISOString(), mode, targets: [] };
+  try {
+    const read = await readSource(options.source ?? createSource(policy.source, { env, baseDir: config.dir }));
+    for (const [i, target] of targets.entries()) {
+      const endpoint = endpoints[i]!;
+      checkSourceRead(read, target, policy);
+      const client = options.createClient ? options.createClient(endpoint, config) : defaultClient(endpoint, config, options.fetch);
+      const managed = managedGroupNames(managedCatalogGroups(target.groups), target);
+      const statePath = targets.length > 1 ? `${policy.statePath}.${safeName(target.name)}` : policy.statePath;
+      const binding = {
+        target: target.name,
+        catalogUrl: endpoint.baseUrl,
+        sourceFingerprint: read.fingerprint,
+        mappingHash: mappingHash(target, managed),
+      };
+      const where = config.file !== undefined ? { file: config.file } : undefined;
+
+      let state: SnapshotState | undefined;
+      let catalog: CatalogState;
+      try {
+        if (mode === "snapshot") {
+          state = SnapshotState.open(statePath, binding, { ...(options.rebuildState ? { rebuild: true } : {}), now: now().toISOString() });
+          catalog = await snapshotCatalog(state, client, managed, policy, now(), where);
+        } else {
+          catalog = await readCatalogState(client, managed, where);
+        }
+
+        const fingerprints = {
+          source: directoryFingerprint(read.directory),
+          catalog: catalogFingerprint(catalog),
+          ledger: ledgerFingerprint(ledgerStore.ledger, target.name),
+        };
+        let plan: SyncPlan;
+        if (planIn) {
+          const reviewed = planIn.targets.find((t) => t.target === target.name);
+          if (!reviewed) throw stale(options.planIn!, `it has no plan for the target "${target.name}"`);
+          if (reviewed.catalogUrl !== endpoint.baseUrl) throw stale(options.planIn!, `it was made for another Catalog URL`);
+          if (reviewed.fingerprints.source !== fingerprints.source) throw stale(options.planIn!, "the source changed since it was made");
+          if (reviewed.fingerprints.catalog !== fingerprints.catalog) throw stale(options.planIn!, "the Catalog changed since it was made");
+          if (reviewed.fingerprints.ledger !== fingerprints.ledger) throw stale(options.planIn!, "the ownership ledger changed since it was made");
+          plan = reviewed.plan;
+        } else {
+          plan = planSync({
+            target,
+            policy,
+            attributes: config.attributes,
+            connections: config.connections,
+            ...(sourceConnection(policy) !== undefined ? { sourceConnection: sourceConnection(policy)! } : {}),
+            directory: read.directory,
+            catalog,
+            ledger: ledgerStore.ledger,
+            now: now().toISOString(),
+            ...(options.allowDeletions !== undefined ? { allowDeletions: options.allowDeletions } : {}),
+            ...(options.allowRemovals !== undefined ? { allowRemovals: options.allowRemovals } : {}),
+          });
+        }
+        if (dryRun) {
+          // a dry run shows the plan even when a guard would refuse it, and reports the refusal
+          let refused: ProvisioningError | undefined;
+          try {
+            enforceGuards(plan);
+          } catch (e) {
+            if (!(e instanceof ProvisioningError)) throw e;
+            refused = e;
+          }
+          planFile.targets.push({ target: target.name, catalogUrl: endpoint.baseUrl, fingerprints, plan });
+          results.push({ target: target.name, plan, ...(refused ? { refused } : {}) });
+          continue;
+        }
+        enforceGuards(plan);
+
+        const execution = await apply(plan, client, {
+          target,
+          policy,
+          ledgerStore,
+          state,
+          now,
+          progress,
+          ...(options.hooks ? { hooks: options.hooks } : {}),
+        });
+        results.push({ target: target.name, plan, execution });
+        state?.setLastRunFailed(execution.failed > 0);
+      } finally {
+        state?.close();
+      }
+    }
+  } finally {
+    try {
+      ledgerStore.flush();
+    } finally {
+      lock?.release();
+    }
+  }
+
+  let written: string | undefined;
+  if (options.planOut !== undefined) {
+    writeFileAtomic(options.planOut, `${JSON.stringify(planFile, null, 2)}\n`);
+    written = options.planOut;
+  }
+  return {
+    summary: summarize(results, { mode, dryRun, durationMs: Date.now() - started }),
+    targets: results,
+    ...(written !== undefined ? { planFile: written } : {}),
+  };
+}
+
+async function readSource(source: DirectorySource): Promise<SourceRead> {
+  try {
+    return await source.read();
+  } catch (e) {
+    if (e instanceof ProvisioningError) throw e;
+    throw new ProvisioningError("SYNC_SOURCE_FAILED", `the source read failed: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+      hint: "nothing was written; the next run reads the source again",
+    });
+  }
+}
+
+interface ApplyContext {
+  target: TargetConfig;
+  policy: SyncPolicy;
+  ledgerStore: LedgerStore;
+  state: SnapshotState | undefined;
+  now: () => Date;
+  progress: ProgressReporter;
+  hooks?: ExecutorHooks;
+}
+
+async function apply(plan: SyncPlan, client: ScimClientApi, ctx: ApplyContext): Promise<ExecutionResult> {
+  const { policy, ledgerStore, state } = ctx;
+  const intents = new Map<number, number>();
+  const connection = sourceConnection(policy);
+  const auditLog = openAuditLog(policy.auditLogPath);
+  ctx.progress.start(ctx.target.name, plan.operations.length);
+  let lastFlush = Date.now();
+  try {
+    return await executePlan(client, plan.operations, {
+      target: plan.target,
+      concurrency: policy.concurrency,
+      batchSize: policy.batchSize,
+      audit: auditLog,
+      now: ctx.now,
+      hooks: {
+        beforeOperation: async (index, operation) => {
+          if (state) intents.set(index, state.recordIntent(operation, ctx.now().toISOString()));
+          await ctx.hooks?.beforeOperation?.(index, operation);
+        },
+        afterOperation: async (outcome) => {
+          const applied = appliedOperation(outcome);
+          if (applied) {
+            ledgerStore.set(
+              ledgerAfter(ledgerStore.ledger, applied, {
+                target: plan.target,
+                now: ctx.now().toISOString(),
+                ...(connection !== undefined ? { connection } : {}),
+                ...(outcome.scimId !== undefined ? { scimId: outcome.scimId } : {}),
+              }),
+            );
+            if (Date.now() - lastFlush > 1000) {
+              ledgerStore.flush();
+              lastFlush = Date.now();
+            }
+          }
+          const seq = intents.get(outcome.index);
+          if (state && seq !== undefined) {
+            const effects = await stateEffects(outcome, client);
+            // an operation that failed stays as a pending intent: the next start re-reads what it touched
+            if (outcome.status === "done") state.recordDone(seq, effects);
+            else if (effects.length > 0) state.applyEffects(effects);
+          }
+          ctx.progress.tick(outcome);
+          await ctx.hooks?.afterOperation?.(outcome);
+        },
+      },
+    });
+  } finally {
+    ctx.progress.finish();
+  }
+}
+
+/** The operation as the Catalog accepted it (only the members that went through), for the ledger. */
+function appliedOperation(o: OperationOutcome): SyncOperation | undefined {
+  const op = o.operation;
+  if (op.op === "addMembers") {
+    const added = o.members?.added ?? [];
+    return added.length > 0 ? { ...op, members: added.map((scimId) => ({ scimId })) } : undefined;
+  }
+  if (op.op === "removeMembers") {
+    const removed = o.members?.removed ?? [];
+    return removed.length > 0 ? { ...op, scimIds: removed } : undefined;
+  }
+  return o.status === "done" ? op : undefined;
+}
+
+async function stateEffects(o: OperationOutcome, client: ScimClientApi): Promise<StateEffect[]> {
+  const op = o.operation;
+  switch (op.op) {
+    case "addMembers":
+    case "removeMembers": {
+      const added = o.members?.added ?? [];
+      const removed = o.members?.removed ?? [];
+      return added.length + removed.length > 0 ? [{ kind: "members", groupId: op.groupId, added, removed }] : [];
+    }
+    case "deactivateUser":
+      return o.status === "done" ? [{ kind: "userActive", id: op.scimId, active: false }] : [];
+    case "deleteUser":
+      return o.status === "done" ? [{ kind: "userGone", id: op.scimId }] : [];
+    default: {
+      if (o.status !== "done" || !o.scimId) return [];
+      const user = o.user ?? (await client.getUser(o.scimId).catch(() => undefined));
+      if (user) return [{ kind: "user", user: toCatalogUser(user) }];
+      if (op.op === "createUser") return [{ kind: "user", user: toCatalogUser({ ...op.user, id: o.scimId, externalId: op.externalId }) }];
+      return [];
+    }
+  }
+}
+
+/**
+ * The Catalog state from the snapshot. A fresh, unpopulated, audit-due or previously failed
+ * state is rebuilt from a live read; pending intents (a crash mid-run) are re-read live.
+ */
+async function snapshotCatalog(
+  state: SnapshotState,
+  client: ScimClientApi,
+  managed: readonly string[],
+  policy: SyncPolicy,
+  now: Date,
+  where: { file?: string } | undefined,
+): Promise<CatalogState> {
+  const lastAudit = state.lastAudit ? Date.parse(state.lastAudit) : Number.NaN;
+  const auditDue = Number.isNaN(lastAudit) || now.getTime() - lastAudit >= policy.auditEveryHours * 3_600_000;
+  if (state.fresh || !state.populated || auditDue || state.lastRunFailed) {
+    const live = await readCatalogState(client, managed, where);
+    state.replaceAll(live, now.toISOString());
+    return state.catalog();
+  }
+  for (const intent of state.pendingIntents()) {
+    state.applyEffects(await reread(intent.operation, client));
+    state.clearIntent(intent.seq);
+  }
+  return state.catalog();
+}
+
+/** What a possibly half-done operation touched, read back live. */
+async function reread(op: SyncOperation, client: ScimClientApi): Promise<StateEffect[]> {
+  switch (op.op) {
+    case "createUser": {
+      const u = await client.findUserByExternalId(op.externalId);
+      return u ? [{ kind: "user", user: toCatalogUser(u) }] : [];
+    }
+    case "addMembers":
+    case "removeMembers":
+      return [{ kind: "groupMembers", groupId: op.groupId, members: await client.listGroupMembers(op.groupId) }];
+    default: {
+      const u = await client.getUser(op.scimId);
+      return [u ? { kind: "user", user: toCatalogUser(u) } : { kind: "userGone", id: op.scimId }];
+    }
+  }
+}
+
+function openAuditLog(path: string): { write(entry: AuditEntry): void } {
+  mkdirSync(dirname(path), { recursive: true });
+  return {
+    write(entry) {
+      appendFileSync(path, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
+    },
+  };
+}
+
+/** The targets this source feeds: those whose `match.connections` include the source's connection, or the shorthand target. */
+export function syncTargets(config: ProvisioningConfig, policy: SyncPolicy): TargetConfig[] {
+  const connection = sourceConnection(policy);
+  const targets = config.targets.filter((t) =>
+    t.match.connections.length === 0 ? t.match.organizations.length === 0 || connection === undefined : connection !== undefined && t.match.connections.includes(connection),
+  );
+  if (targets.length === 0) {
+    throw new ConfigError(
+      connection === undefined ? "no target accepts a source that is not tied to a connection" : `no target lists the source's connection "${connection}"`,
+      {
+        ...(config.file !== undefined ? { file: config.file } : {}),
+        hint: 'set "sync.source.connection" to one of a target\'s "match.connections", or use the shorthand form',
+      },
+    );
+  }
+  return targets;
+}
+
+function sourceConnection(policy: SyncPolicy): string | undefined {
+  const c = (policy.source as { connection?: unknown }).connection;
+  return typeof c === "string" && c !== "" ? c : undefined;
+}
+
+/** The Catalog URL and keys of a target from the environment (never printed). */
+export function catalogEndpoint(target: TargetConfig, env: Env, config: ProvisioningConfig): CatalogEndpointValues {
+  const file = config.file !== undefined ? { file: config.file } : {};
+  const baseUrl = nonEmpty(env[target.catalog.urlSecret]) ?? target.catalog.url;
+  if (!baseUrl) {
+    throw new ConfigError(`no Catalog URL for the target "${target.name}"`, {
+      code: "CONFIG_MISSING_SECRET",
+      ...file,
+      hint: `set the environment variable "${target.catalog.urlSecret}"`,
+    });
+  }
+  const apiKey = nonEmpty(env[target.catalog.apiKeySecret]);
+  if (!apiKey) {
+    throw new ConfigError(`no Catalog API key for the target "${target.name}"`, {
+      code: "CONFIG_MISSING_SECRET",
+      ...file,
+      hint: `set the environment variable "${target.catalog.apiKeySecret}"`,
+    });
+  }
+  const apiKeyNext = nonEmpty(env[target.catalog.apiKeyNextSecret]);
+  return { target: target.name, baseUrl: baseUrl.replace(/\/+$/, ""), apiKey, ...(apiKeyNext ? { apiKeyNext } : {}) };
+}
+
+function defaultClient(endpoint: CatalogEndpointValues, config: ProvisioningConfig, customFetch?: typeof fetch): ScimClientApi {
+  return new ScimClient({
+    baseUrl: endpoint.baseUrl,
+    apiKey: endpoint.apiKey,
+    ...(endpoint.apiKeyNext ? { apiKeyNext: endpoint.apiKeyNext } : {}),
+    fetch: customFetch ?? createCliFetch({ maxConnections: config.scim.maxConnections }),
+    timeoutMs: config.scim.timeoutMs,
+    retries: config.scim.retries,
+    ...(config.scim.rateLimit !== undefined ? { rateLimitPerSecond: config.scim.rateLimit } : {}),
+  });
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+function safeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, "_");
+}
+
+function stale(file: string, why: string): ProvisioningError {
+  return new ProvisioningError("SYNC_PLAN_STALE", `the reviewed plan "${file}" cannot be applied: ${why}`, {
+    file,
+    hint: "make a new plan with --plan-out and review it again",
+  });
+}
+
+/** Read and check a plan file written by `--plan-out`. */
+export function readPlanFile(path: string): PlanFile {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new ConfigError(`cannot read the plan file "${path}": ${e instanceof Error ? e.message : String(e)}`, { file: path, cause: e });
+  }
+  const p = data as Partial<PlanFile>;
+  if (p?.version !== 1 || p.kind !== "catalog-sync-plan" || !Array.isArray(p.targets)) {
+    throw new ConfigError(`the plan file "${path}" is not a sync plan`, { file: path, hint: "write one with --plan-out" });
+  }
+  for (const t of p.targets) {
+    if (typeof t?.target !== "string" || typeof t.fingerprints?.source !== "string" || !Array.isArray(t.plan?.operations)) {
+      throw new ConfigError(`the plan file "${path}" is not a sync plan`, { file: path, hint: "write one with --plan-out" });
+    }
+  }
+  return p as PlanFile;
+}
+
+// ---- fingerprints (stable JSON → sha256) -----------------------------------------------
+
+function stable(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stable).join(",")}]`;
+  if (v && typeof v === "object") {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stable(x)}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+function sha256(v: unknown): string {
+  return createHash("sha256").update(stable(v)).digest("hex");
+}
+
+const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+export function directoryFingerprint(d: Directory): string {
+  return sha256({
+    users: [...d.users].sort(byId),
+    groups: [...d.groups].sort(byId).map((g) => ({ ...g, members: [...g.members].sort() })),
+  });
+}
+
+export function catalogFingerprint(c: CatalogState): string {
+  return sha256({
+    users: [...c.users].sort(byId),
+    groups: [...c.groups].sort(byId).map((g) => ({ ...g, members: [...g.members].sort() })),
+  });
+}
+
+function ledgerFingerprint(l: Ledger, target: string): string {
+  return sha256(
+    l.users
+      .filter((u) => u.target === target)
+      .map((u) => ({ ...u, granted: [...u.granted].sort() }))
+      .sort((a, b) => (a.scimId < b.scimId ? -1 : 1)),
+  );
+}
+
+/** The mapping as it shapes the snapshot: rules, managed groups, exclusions (no line numbers). */
+export function mappingHash(target: TargetConfig, managed: readonly string[]): string {
+  return sha256({
+    rules: target.groups.rules.map((r) => ({ idp: r.idp, catalogGroups: r.catalogGroups })),
+    caseInsensitive: target.groups.caseInsensitive,
+    privileged: target.groups.privileged,
+    managed,
+    exclude: target.exclude,
+    include: target.include,
+  });
+}
+
+function summarize(results: TargetRunResult[], meta: { mode: "live" | "snapshot"; dryRun: boolean; durationMs: number }): SyncSummary {
+  const s: SyncSummary = {
+    ok: true,
+    mode: meta.mode,
+    dryRun: meta.dryRun,
+    targets: results.map((r) => r.target),
+    created: 0,
+    adopted: 0,
+    updated: 0,
+    reactivated: 0,
+    membershipsAdded: 0,
+    membershipsRemoved: 0,
+    deactivated: 0,
+    deleted: 0,
+    failed: 0,
+    skipped: 0,
+    skippedByGuards: 0,
+    conflicts: 0,
+    unmanagedMembers: 0,
+    durationMs: meta.durationMs,
+  };
+  for (const r of results) {
+    s.conflicts += r.plan.report.conflicts.length;
+    s.unmanagedMembers += r.plan.report.unmanagedMembers.length;
+    if (r.refused) s.skippedByGuards += r.plan.operations.length;
+    if (!r.execution) {
+      // a dry run: what apply would do
+      s.created += r.plan.counts.create;
+      s.adopted += r.plan.counts.adopt;
+      s.updated += r.plan.counts.update;
+      s.reactivated += r.plan.counts.reactivate;
+      s.membershipsAdded += r.plan.counts.membershipsAdded;
+      s.membershipsRemoved += r.plan.counts.membershipsRemoved;
+      s.deactivated += r.plan.counts.deactivate;
+      s.deleted += r.plan.counts.delete;
+      continue;
+    }
+    const e = r.execution;
+    for (const o of e.outcomes) {
+      if (o.status !== "done") continue;
+      switch (o.operation.op) {
+        case "createUser":
+          s.created++;
+          break;
+        case "adoptUser":
+          s.adopted++;
+          break;
+        case "updateUser":
+          s.updated++;
+          break;
+        case "reactivateUser":
+          s.reactivated++;
+          break;
+        case "deactivateUser":
+          s.deactivated++;
+          break;
+        case "deleteUser":
+          s.deleted++;
+          break;
+        default:
+          break;
+      }
+    }
+    s.membershipsAdded += e.membershipsAdded;
+    s.membershipsRemoved += e.membershipsRemoved;
+    s.failed += e.failed;
+    s.skipped += e.skipped;
+  }
+  s.ok = s.failed === 0 && s.skippedByGuards === 0;
+  return s;
+}
