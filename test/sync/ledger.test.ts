@@ -1,0 +1,72 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ExitCode, ProvisioningError } from "../../src/errors.js";
+import { LedgerStore, readLedger, writeLedger } from "../../src/sync/ledger.js";
+import type { Ledger } from "../../src/sync/plan-types.js";
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "sync-ledger-"));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const sample: Ledger = {
+  version: 1,
+  users: [{ scimId: "u-2", externalId: "e-2", target: "default", origin: "created", granted: ["g-1"] }, { scimId: "u-1", externalId: "e-1", target: "default", origin: "adopted", granted: [], deactivatedAt: "2026-01-01T00:00:00.000Z" }],
+};
+
+describe("ownership ledger store", () => {
+  it("reads a missing ledger as empty (first run)", () => {
+    expect(readLedger(join(tempDir(), "none.json"))).toEqual({ version: 1, users: [] });
+  });
+
+  it("round-trips through an atomic write and leaves no temporary file", () => {
+    const dir = tempDir();
+    const path = join(dir, "ledger.json");
+    writeLedger(path, sample);
+    const back = readLedger(path);
+    expect(back.users.map((u) => u.scimId)).toEqual(["u-1", "u-2"]);
+    expect(back.users[0]!.deactivatedAt).toBe("2026-01-01T00:00:00.000Z");
+    expect(readdirSync(dir)).toEqual(["ledger.json"]);
+  });
+
+  it("reports a corrupt ledger as SYNC_STATE_CORRUPT (exit 3) with a recovery hint", () => {
+    const path = join(tempDir(), "ledger.json");
+    writeFileSync(path, "{ not json");
+    try {
+      readLedger(path);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ProvisioningError);
+      expect((e as ProvisioningError).code).toBe("SYNC_STATE_CORRUPT");
+      expect((e as ProvisioningError).exitCode).toBe(ExitCode.REFUSED);
+      expect((e as ProvisioningError).hint).toMatch(/restore/);
+    }
+  });
+
+  it("rejects a ledger with a wrong version or an invalid user", () => {
+    const path = join(tempDir(), "ledger.json");
+    writeFileSync(path, JSON.stringify({ version: 2, users: [] }));
+    expect(() => readLedger(path)).toThrowError(/unsupported "version"/);
+    writeFileSync(path, JSON.stringify({ version: 1, users: [{ scimId: "x", externalId: "", target: "t", origin: "created", granted: [] }] }));
+    expect(() => readLedger(path)).toThrowError(/"externalId" must be a non-empty string/);
+  });
+
+  it("flushes periodically and at the end", () => {
+    const path = join(tempDir(), "ledger.json");
+    const store = new LedgerStore(path, { flushEvery: 2 });
+    store.set({ version: 1, users: [sample.users[0]!] });
+    expect(existsSync(path)).toBe(false);
+    store.set(sample);
+    expect(JSON.parse(readFileSync(path, "utf8")).users).toHaveLength(2);
+    store.set({ version: 1, users: [] });
+    store.flush();
+    expect(JSON.parse(readFileSync(path, "utf8")).users).toHaveLength(0);
+  });
+});
