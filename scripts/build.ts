@@ -1,0 +1,36 @@
+/**
+ * `npm run build`: bundle the Post-Login Action into dist/actions/catalog-provisioning.js.
+ * Honours PROVISIONING_CONFIG. Exit 2 on a configuration error, 3 when the bundle fails its checks.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { ConfigError, ExitCode } from "../src/errors.js";
+import { buildActionBundle, checkBundle } from "../src/deploy/bundle.js";
+
+const OUT = "dist/actions/catalog-provisioning.js";
+
+async function main(): Promise<number> {
+  let bundle;
+  try {
+    bundle = await buildActionBundle(process.env.PROVISIONING_CONFIG ? { configFile: process.env.PROVISIONING_CONFIG } : {});
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.format());
+      return ExitCode.CONFIG;
+    }
+    console.error(`build failed: ${e instanceof Error ? e.message : String(e)}`);
+    return ExitCode.OPERATIONS_FAILED;
+  }
+  const check = checkBundle(bundle.code);
+  const out = resolve(OUT);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, bundle.code);
+  console.log(`${OUT} ${bundle.bytes} bytes sha256 ${bundle.sha256}`);
+  if (!check.ok) {
+    for (const p of check.problems) console.error(p);
+    return ExitCode.REFUSED;
+  }
+  return ExitCode.OK;
+}
+
+main().then((code) => process.exit(code));

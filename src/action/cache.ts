@@ -1,0 +1,63 @@
+/**
+ * The Action's use of `api.cache`, which every post-login Action of the tenant shares
+ * (20 entries, 8 KB in all): exactly two small entries, each a JSON map keyed by target.
+ * - GROUPS_KEY: per target, Catalog group ids by displayName, Bulk support, the key that worked;
+ * - BREAKER_KEY: per target, consecutive failures and the time the circuit stays open until.
+ */
+import type { PostLoginApi } from "./auth0-types.js";
+
+export const GROUPS_KEY = "catalog-provisioning:groups";
+export const BREAKER_KEY = "catalog-provisioning:breaker";
+/** stay well inside the 4 KB value limit and the 8 KB tenant total */
+export const MAX_VALUE_BYTES = 2048;
+export const GROUPS_TTL_MS = 6 * 3600_000;
+export const BREAKER_TTL_MS = 3600_000;
+
+export interface TargetGroupsEntry {
+  /** displayName → id */
+  i: Record<string, string>;
+  /** the Catalog's capabilities, packed (see packCapabilities); absent = unknown */
+  c?: number[];
+  /** key that worked: "n" next, "c" current */
+  k?: "n" | "c";
+}
+
+export interface BreakerEntry {
+  /** consecutive failures */
+  f: number;
+  /** open until, ms since epoch */
+  o: number;
+}
+
+export function readEntry<T>(api: PostLoginApi, key: string, target: string): T | undefined {
+  try {
+    const rec = api.cache.get(key);
+    if (!rec || typeof rec.value !== "string") return undefined;
+    const all = JSON.parse(rec.value) as Record<string, T>;
+    return all && typeof all === "object" ? all[target] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Write one target's entry, dropping the other targets' entries when the value grows too large. */
+export function writeEntry<T>(api: PostLoginApi, key: string, target: string, value: T | undefined, ttlMs: number): void {
+  try {
+    let all: Record<string, T> = {};
+    const rec = api.cache.get(key);
+    if (rec && typeof rec.value === "string") {
+      const parsed = JSON.parse(rec.value) as unknown;
+      if (parsed && typeof parsed === "object") all = parsed as Record<string, T>;
+    }
+    if (value === undefined) delete all[target];
+    else all[target] = value;
+    let text = JSON.stringify(all);
+    if (text.length > MAX_VALUE_BYTES) {
+      text = value === undefined ? "{}" : JSON.stringify({ [target]: value });
+      if (text.length > MAX_VALUE_BYTES) return;
+    }
+    api.cache.set(key, text, { ttl: ttlMs });
+  } catch {
+    // the cache is an optimisation: never let it break a login
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Bundling the Post-Login Action with esbuild: one CommonJS file for Auth0's node22 runtime,
+ * the compiled config injected, deterministic (the same input builds the same bytes).
+ */
+import { createHash } from "node:crypto";
+import { builtinModules } from "node:module";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { compileActionConfig, type ActionConfig } from "../config/action-config.js";
+import { loadProvisioningConfig } from "../config/load.js";
+
+export const BUNDLE_HARD_LIMIT = 100 * 1024;
+export const BUNDLE_BUDGET = 30 * 1024;
+export const CONFIG_DEFINE = "__CATALOG_ACTION_CONFIG__";
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export interface BuildActionBundleOptions {
+  /** provisioning.yaml to compile in; default PROVISIONING_CONFIG, then ./provisioning.yaml */
+  configFile?: string;
+  /** an already compiled config (skips loading the file) */
+  config?: ActionConfig;
+  /** entry file; default actions/catalog-provisioning.ts */
+  entry?: string;
+  /** default true */
+  minify?: boolean;
+}
+
+export interface ActionBundle {
+  code: string;
+  bytes: number;
+  sha256: string;
+}
+
+export async function buildActionBundle(options: BuildActionBundleOptions = {}): Promise<ActionBundle> {
+  const config =
+    options.config ?? compileActionConfig(loadProvisioningConfig(options.configFile !== undefined ? { file: options.configFile } : {}));
+  const result = await build({
+    entryPoints: [resolve(repoRoot, options.entry ?? "actions/catalog-provisioning.ts")],
+    absWorkingDir: repoRoot,
+    bundle: true,
+    format: "cjs",
+    platform: "node",
+    target: "node22",
+    minify: options.minify ?? true,
+    sourcemap: false,
+    legalComments: "none",
+    charset: "utf8",
+    write: false,
+    logLevel: "silent",
+    define: { [CONFIG_DEFINE]: JSON.stringify(config) },
+  });
+  const file = result.outputFiles[0];
+  if (!file) throw new Error("esbuild produced no output");
+  const code = file.text;
+  const bytes = Buffer.byteLength(code, "utf8");
+  return { code, bytes, sha256: createHash("sha256").update(code).digest("hex") };
+}
+
+const BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+/** The modules a CommonJS bundle `require`s. */
+export function bundleRequires(code: string): string[] {
+  const found = new Set<string>();
+  for (const m of code.matchAll(/\brequire\(\s*(["'`])([^"'`]+)\1\s*\)/g)) found.add(m[2]!);
+  return [...found].sort();
+}
+
+/** Size (≤ 100 kB hard, 30 kB budget), only Node built-ins required, exports `onExecutePostLogin`. */
+export function checkBundle(code: string): { ok: boolean; problems: string[] } {
+  const problems: string[] = [];
+  const bytes = Buffer.byteLength(code, "utf8");
+  if (bytes > BUNDLE_HARD_LIMIT) problems.push(`bundle is ${bytes} bytes, over Auth0's limit of ${BUNDLE_HARD_LIMIT}`);
+  else if (bytes > BUNDLE_BUDGET) problems.push(`bundle is ${bytes} bytes, over the budget of ${BUNDLE_BUDGET}`);
+  for (const r of bundleRequires(code)) {
+    if (!BUILTINS.has(r)) problems.push(`bundle requires "${r}", which is not a Node built-in`);
+  }
+  try {
+    const mod: { exports: Record<string, unknown> } = { exports: {} };
+    const req = (name: string): unknown => {
+      if (!BUILTINS.has(name)) throw new Error(`"${name}" is not a Node built-in`);
+      return process.getBuiltinModule ? process.getBuiltinModule(name) : undefined;
+    };
+    new Function("module", "exports", "require", code)(mod, mod.exports, req);
+    if (typeof mod.exports["onExecutePostLogin"] !== "function") problems.push(`bundle does not export "onExecutePostLogin"`);
+  } catch (e) {
+    problems.push(`bundle does not load: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return { ok: problems.length === 0, problems };
+}
