@@ -22,7 +22,7 @@ import { ledgerAfter } from "./ownership.js";
 import { managedGroupNames } from "./scope.js";
 import { createSource } from "./sources/index.js";
 import { ScimClient } from "../scim/client.js";
-import { createCliFetch } from "../scim/cli-fetch.js";
+import { createCliFetch, type CliFetch } from "../scim/cli-fetch.js";
 import { readCatalogState, toCatalogUser } from "./catalog-read.js";
 import { executePlan, type AuditEntry, type ExecutionResult, type ExecutorHooks, type OperationOutcome } from "./executor.js";
 import { LedgerStore, writeFileAtomic } from "./ledger.js";
@@ -130,13 +130,19 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
   const ledgerStore = new LedgerStore(policy.ledgerPath);
   const results: TargetRunResult[] = [];
   const progress = options.progress ?? silentProgress;
+  let cliFetch: CliFetch | undefined;
+  const fetchImpl = (): typeof fetch => {
+    if (options.fetch) return options.fetch;
+    cliFetch ??= createCliFetch({ maxConnections: config.scim.maxConnections });
+    return cliFetch.fetch;
+  };
   const planFile: PlanFile = { version: 1, kind: "catalog-sync-plan", createdAt: now().toISOString(), mode, targets: [] };
   try {
     const read = await readSource(options.source ?? createSource(policy.source, { env, baseDir: config.dir }));
     for (const [i, target] of targets.entries()) {
       const endpoint = endpoints[i]!;
       checkSourceRead(read, target, policy);
-      const client = options.createClient ? options.createClient(endpoint, config) : defaultClient(endpoint, config, options.fetch);
+      const client = options.createClient ? options.createClient(endpoint, config) : defaultClient(endpoint, config, fetchImpl());
       const managed = managedGroupNames(managedCatalogGroups(target.groups), target);
       const statePath = targets.length > 1 ? `${policy.statePath}.${safeName(target.name)}` : policy.statePath;
       const binding = {
@@ -221,6 +227,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
       ledgerStore.flush();
     } finally {
       lock?.release();
+      await cliFetch?.close().catch(() => undefined);
     }
   }
 
@@ -445,12 +452,12 @@ export function catalogEndpoint(target: TargetConfig, env: Env, config: Provisio
   return { target: target.name, baseUrl: baseUrl.replace(/\/+$/, ""), apiKey, ...(apiKeyNext ? { apiKeyNext } : {}) };
 }
 
-function defaultClient(endpoint: CatalogEndpointValues, config: ProvisioningConfig, customFetch?: typeof fetch): ScimClientApi {
+function defaultClient(endpoint: CatalogEndpointValues, config: ProvisioningConfig, fetchImpl: typeof fetch): ScimClientApi {
   return new ScimClient({
     baseUrl: endpoint.baseUrl,
     apiKey: endpoint.apiKey,
     ...(endpoint.apiKeyNext ? { apiKeyNext: endpoint.apiKeyNext } : {}),
-    fetch: customFetch ?? createCliFetch({ maxConnections: config.scim.maxConnections }),
+    fetch: fetchImpl,
     timeoutMs: config.scim.timeoutMs,
     retries: config.scim.retries,
     ...(config.scim.rateLimit !== undefined ? { rateLimitPerSecond: config.scim.rateLimit } : {}),

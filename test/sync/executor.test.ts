@@ -1,0 +1,174 @@
+import { describe, expect, it } from "vitest";
+import { ScimResponseError } from "../../src/errors.js";
+import { executePlan, type AuditEntry } from "../../src/sync/executor.js";
+import type { SyncOperation } from "../../src/sync/plan-types.js";
+import type { BulkOperation, BulkOperationResponse, Capabilities, ScimClientApi, ScimUser } from "../../src/scim/types.js";
+
+/** An in-memory Catalog behind the client interface, recording every write. */
+function fakeClient(options: { bulk?: boolean; failCreateFor?: string[]; failDeactivate?: string[]; maxOperations?: number } = {}) {
+  const users = new Map<string, ScimUser>();
+  const members = new Map<string, Set<string>>([["g1", new Set()]]);
+  const writes: string[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let n = 0;
+  const tick = async () => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    await new Promise((r) => setImmediate(r));
+    inFlight--;
+  };
+  const caps: Capabilities = {
+    bulk: { supported: options.bulk === true, maxOperations: options.maxOperations ?? 10, maxPayloadSize: 1_000_000 },
+    etag: false,
+    userGroups: false,
+    memberFilter: true,
+    userNameCaseInsensitive: true,
+    orFilter: true,
+    pageCap: 100,
+  };
+  const client: Partial<ScimClientApi> = {
+    async capabilities() {
+      return caps;
+    },
+    async createUser(u) {
+      await tick();
+      writes.push(`POST /Users ${u.userName}`);
+      if (options.failCreateFor?.includes(u.userName)) throw new ScimResponseError(400, { scimType: "invalidValue", detail: "bad" }, { method: "POST", path: "/Users" });
+      const user = { ...u, id: `u${++n}` } as ScimUser;
+      users.set(user.id, user);
+      return user;
+    },
+    async patchUser(id, ops) {
+      await tick();
+      writes.push(`PATCH /Users/${id} ${ops.length}`);
+      return users.get(id);
+    },
+    async deactivateUser(id) {
+      await tick();
+      writes.push(`DEACTIVATE ${id}`);
+      if (options.failDeactivate?.includes(id)) throw new ScimResponseError(500, undefined, { method: "PATCH", path: `/Users/${id}` });
+    },
+    async deleteUser(id) {
+      await tick();
+      writes.push(`DELETE ${id}`);
+    },
+    async patchGroupMembers(groupId, change) {
+      await tick();
+      const set = members.get(groupId)!;
+      for (const v of change.add ?? []) set.add(v);
+      for (const v of change.remove ?? []) set.delete(v);
+      writes.push(`PATCH /Groups/${groupId} +${(change.add ?? []).join(",")} -${(change.remove ?? []).join(",")}`);
+      return { added: change.add ?? [], removed: change.remove ?? [], failed: [], requests: 1 };
+    },
+    async bulk(ops: BulkOperation[]): Promise<BulkOperationResponse[]> {
+      writes.push(`BULK ${ops.length}`);
+      return ops.map((o) => {
+        if (o.method === "POST") {
+          const id = `u${++n}`;
+          return { method: o.method, bulkId: o.bulkId!, status: "201", location: `http://x/Users/${id}`, response: { id, userName: (o.data as { userName: string }).userName } };
+        }
+        return { method: o.method, bulkId: o.bulkId!, status: o.method === "DELETE" ? "204" : "200" };
+      });
+    },
+  };
+  return { client: client as ScimClientApi, users, members, writes, maxInFlight: () => maxInFlight };
+}
+
+const create = (email: string): SyncOperation => ({ op: "createUser", externalId: `ext-${email}`, user: { userName: email, emails: [{ value: email, primary: true }], active: true } });
+
+describe("sync executor", () => {
+  it("applies in order: users, member adds (resolving creates of this run), removes, deactivations, deletes", async () => {
+    const f = fakeClient();
+    const ops: SyncOperation[] = [
+      { op: "deleteUser", scimId: "old-2", externalId: "x2" },
+      { op: "deactivateUser", scimId: "old-1", externalId: "x1" },
+      { op: "removeMembers", groupId: "g1", groupName: "catalog-admins", scimIds: ["old-1"], reason: "deprovision" },
+      { op: "addMembers", groupId: "g1", groupName: "catalog-admins", members: [{ externalId: "ext-a@example.com" }, { scimId: "existing" }] },
+      create("a@example.com"),
+    ];
+    const r = await executePlan(f.client, ops, { target: "t", bulk: false });
+    expect(r.failed).toBe(0);
+    expect(f.writes).toEqual(["POST /Users a@example.com", "PATCH /Groups/g1 +u1,existing -", "PATCH /Groups/g1 + -old-1", "DEACTIVATE old-1", "DELETE old-2"]);
+    expect(r.outcomes.map((o) => o.index)).toEqual([0, 1, 2, 3, 4]);
+    expect(r.membershipsAdded).toBe(2);
+    expect(r.membershipsRemoved).toBe(1);
+  });
+
+  it("skips members whose create failed and carries on with unrelated operations", async () => {
+    const f = fakeClient({ failCreateFor: ["bad@example.com"] });
+    const audit: AuditEntry[] = [];
+    const ops: SyncOperation[] = [
+      create("bad@example.com"),
+      create("good@example.com"),
+      { op: "addMembers", groupId: "g1", groupName: "catalog-admins", members: [{ externalId: "ext-bad@example.com" }, { externalId: "ext-good@example.com" }] },
+      { op: "addMembers", groupId: "g1", groupName: "catalog-admins", members: [{ externalId: "ext-bad@example.com" }] },
+    ];
+    const r = await executePlan(f.client, ops, { target: "t", bulk: false, audit: { write: (e) => audit.push(e) } });
+    expect(r.failed).toBe(1);
+    expect(r.outcomes[0]!.status).toBe("failed");
+    expect(r.outcomes[0]!.httpStatus).toBe(400);
+    expect(r.outcomes[2]!.status).toBe("done");
+    expect(r.outcomes[2]!.members).toMatchObject({ added: ["u1"], skipped: ["ext-bad@example.com"] });
+    expect(r.outcomes[3]!.status).toBe("skipped");
+    expect([...f.members.get("g1")!]).toEqual(["u1"]);
+    const failedEntry = audit.find((e) => e.status === "failed")!;
+    expect(failedEntry).toMatchObject({ op: "createUser", method: "POST", path: "/Users", httpStatus: 400, externalId: "ext-bad@example.com" });
+    expect(JSON.stringify(audit)).not.toMatch(/bearer/i);
+  });
+
+  it("skips a delete whose deactivation failed in the same run", async () => {
+    const f = fakeClient({ failDeactivate: ["u9"] });
+    const r = await executePlan(
+      f.client,
+      [
+        { op: "deactivateUser", scimId: "u9", externalId: "e9" },
+        { op: "deleteUser", scimId: "u9", externalId: "e9" },
+      ],
+      { target: "t", bulk: false },
+    );
+    expect(r.outcomes.map((o) => o.status)).toEqual(["failed", "skipped"]);
+    expect(f.writes).not.toContain("DELETE u9");
+  });
+
+  it("keeps concurrency within the configured bound", async () => {
+    const f = fakeClient();
+    const ops = Array.from({ length: 30 }, (_, i) => create(`user${i}@example.com`));
+    const r = await executePlan(f.client, ops, { target: "t", bulk: false, concurrency: 3 });
+    expect(r.done).toBe(30);
+    expect(f.maxInFlight()).toBeLessThanOrEqual(3);
+    expect(f.maxInFlight()).toBeGreaterThan(1);
+  });
+
+  it("sends per-user operations through /Bulk within maxOperations when advertised (RFC 7644 §3.7)", async () => {
+    const f = fakeClient({ bulk: true, maxOperations: 4 });
+    const ops: SyncOperation[] = [...Array.from({ length: 6 }, (_, i) => create(`b${i}@example.com`)), { op: "addMembers", groupId: "g1", groupName: "catalog-admins", members: [{ externalId: "ext-b0@example.com" }] }];
+    const r = await executePlan(f.client, ops, { target: "t" });
+    expect(r.failed).toBe(0);
+    expect(f.writes.filter((w) => w.startsWith("BULK"))).toEqual(["BULK 4", "BULK 2"]);
+    expect(r.outcomes[0]!.scimId).toBe("u1");
+    expect([...f.members.get("g1")!]).toEqual(["u1"]);
+  });
+
+  it("calls the hooks before sending and after the answer, and stops sending when aborted", async () => {
+    const f = fakeClient();
+    const seen: string[] = [];
+    const controller = new AbortController();
+    const r = await executePlan(f.client, [create("a@example.com"), create("b@example.com"), create("c@example.com")], {
+      target: "t",
+      bulk: false,
+      concurrency: 1,
+      signal: controller.signal,
+      hooks: {
+        beforeOperation: (i) => void seen.push(`before ${i}`),
+        afterOperation: (o) => {
+          seen.push(`after ${o.index} ${o.status}`);
+          if (o.index === 0) controller.abort();
+        },
+      },
+    });
+    expect(seen).toEqual(["before 0", "after 0 done", "after 1 skipped", "after 2 skipped"]);
+    expect(r.skipped).toBe(2);
+    expect(f.writes).toHaveLength(1);
+  });
+});
