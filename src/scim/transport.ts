@@ -206,6 +206,10 @@ export class ScimTransport {
     }
   }
 
+  private secrets(): string[] {
+    return this.options.apiKeyNext === undefined ? [this.options.apiKey] : [this.options.apiKey, this.options.apiKeyNext];
+  }
+
   private keysInOrder(): { key: string; which: "next" | "current" }[] {
     const current = { key: this.options.apiKey, which: "current" as const };
     if (this.options.apiKeyNext === undefined) return [current];
@@ -285,12 +289,12 @@ export class ScimTransport {
         report(0);
         if (timedOut) {
           return new RetryableFailure(
-            new ProvisioningError("SCIM_TIMEOUT", `scim ${req.method} ${req.path} timed out after ${timeout} ms`, { cause: scrub(cause, key) }),
+            new ProvisioningError("SCIM_TIMEOUT", `scim ${req.method} ${req.path} timed out after ${timeout} ms`, { cause: scrub(cause, this.secrets()) }),
             undefined,
           );
         }
         return new RetryableFailure(
-          new ProvisioningError("SCIM_NETWORK", `scim ${req.method} ${req.path} failed: ${describe(cause, key)}`, { cause: scrub(cause, key) }),
+          new ProvisioningError("SCIM_NETWORK", `scim ${req.method} ${req.path} failed: ${describe(cause, this.secrets())}`, { cause: scrub(cause, this.secrets()) }),
           undefined,
         );
       }
@@ -343,25 +347,33 @@ function parseBody(res: Response, text: string, req: ScimRequest): unknown {
 }
 
 /** a short description of a network failure, without the key */
-function describe(cause: unknown, key: string): string {
+function describe(cause: unknown, keys: string[]): string {
   const e = cause as { message?: unknown; cause?: { code?: unknown; message?: unknown } } | undefined;
   const inner = e?.cause && typeof e.cause.code === "string" ? ` (${e.cause.code})` : "";
   const msg = typeof e?.message === "string" ? e.message : String(cause);
-  return redact(`${msg}${inner}`, key).toLowerCase();
+  return redact(`${msg}${inner}`, keys).toLowerCase();
 }
 
-function redact(s: string, key: string): string {
-  return key ? s.split(key).join("[redacted]") : s;
+function redact(s: string, keys: string[]): string {
+  return keys.reduce((out, key) => (key ? out.split(key).join("[redacted]") : out), s);
 }
 
 /** keeps a cause only when it does not mention the key */
-function scrub(cause: unknown, key: string): unknown {
+function scrub(cause: unknown, keys: string[]): unknown {
   try {
-    const e = cause as { message?: unknown; stack?: unknown };
-    const text = `${String(e?.message ?? "")}${String(e?.stack ?? "")}`;
-    if (key && text.includes(key)) return new Error(redact(String(e?.message ?? "network error"), key));
+    const e = cause as { message?: unknown; stack?: unknown; cause?: unknown };
+    const text = `${String(e?.message ?? "")}${String(e?.stack ?? "")}${safeJson(e?.cause)}`;
+    if (keys.some((k) => k && text.includes(k))) return new Error(redact(String(e?.message ?? "network error"), keys));
   } catch {
     return undefined;
   }
   return cause;
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return v === undefined ? "" : JSON.stringify(v) ?? "";
+  } catch {
+    return "";
+  }
 }
