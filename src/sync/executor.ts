@@ -164,7 +164,8 @@ export async function executePlan(
           for (const item of chunk) await finish({ index: item.index, operation: item.operation, status: "skipped", error: "the run was stopped" });
           continue;
         }
-        await runBulk(client, chunk, options, finish);
+        if (chunk.length === 1) await runSingle(client, chunk[0]!, batchSize, created, options, finish);
+        else await runBulk(client, chunk, options, finish);
       }
       continue;
     }
