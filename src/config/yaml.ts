@@ -118,16 +118,18 @@ export function validateWithSchema(doc: LocatedYaml, schema: object): ConfigErro
   return out;
 }
 
-/** Join several errors into one whose message lists them all, `file:line:column: message (hint)`. */
+/**
+ * Join several errors into one whose message lists them all, one per line as
+ * `file:line:column: message (hint: …)`; the list is also in `details.errors`.
+ * A single error is returned as it is: print it with `format()`.
+ */
 export function aggregate(errors: readonly ConfigError[], file: string): ConfigError {
   if (errors.length === 1) return errors[0]!;
   const sorted = sortErrors(errors);
-  const first = sorted[0];
-  return new ConfigError(`${sorted.length} configuration errors in "${file}":\n${sorted.map((e) => `  ${e.format()}`).join("\n")}`, {
+  // no line on the aggregate: each listed error carries its own, and format() stays readable
+  return new ConfigError(`${sorted.length} configuration errors:\n${sorted.map((e) => `  ${e.format()}`).join("\n")}`, {
     code: sorted.every((e) => e.code === sorted[0]!.code) ? sorted[0]!.code : "CONFIG_INVALID",
     file,
-    ...(first?.line !== undefined ? { line: first.line } : {}),
-    ...(first?.column !== undefined ? { column: first.column } : {}),
     details: { errors: sorted },
   });
 }

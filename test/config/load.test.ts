@@ -261,7 +261,7 @@ login:
     const errors = err!.details!.errors as ConfigError[];
     expect(errors.map((e) => e.line)).toEqual([2, 3, 5, 8, 10, 11]);
     for (const e of errors) expect(err!.message).toContain(e.format());
-    expect(err!.message).toMatch(/^6 configuration errors in/);
+    expect(err!.message).toMatch(/^6 configuration errors:\n/);
     expect(err!.message).toContain(`${FILE}:11:3: unknown key "failure" in "login" (hint: did you mean "fail"?)`);
     expect(err!.message).not.toContain("secret-value");
     expect(err!.exitCode).toBe(2);
