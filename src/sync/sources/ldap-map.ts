@@ -83,6 +83,17 @@ export function canonicalLdapId(value: LdapValue): string {
  * escapes (`\,` and `\2C`) decoded and re-escaped one way.
  */
 export function normalizeDn(dn: string): string {
+  if (!/[\\+"]/.test(dn)) {
+    // fast path: no escapes, no multi-valued RDN
+    let out = "";
+    for (const rdn of dn.split(",")) {
+      const eq = rdn.indexOf("=");
+      const ava =
+        eq < 0 ? rdn.trim().toLowerCase() : `${rdn.slice(0, eq).trim().toLowerCase()}=${escapeDnValue(rdn.slice(eq + 1).trim().toLowerCase())}`;
+      if (ava !== "") out = out === "" ? ava : `${out},${ava}`;
+    }
+    return out;
+  }
   const rdns: string[] = [];
   let current = "";
   const parts: string[][] = [];
@@ -266,6 +277,8 @@ export function mapLdapDirectory(input: { users: LdapEntry[]; groups: LdapEntry[
 
   const users: DirectoryUser[] = [];
   const userIdByDn = new Map<string, string>();
+  /** exact DN as the server wrote it: most member values match it without normalising */
+  const userIdByRawDn = new Map<string, string>();
   const userIdByUid = new Map<string, string>();
   const seenIds = new Set<string>();
   const memberOfByUser: Array<[string, string[]]> = [];
@@ -296,6 +309,7 @@ export function mapLdapDirectory(input: { users: LdapEntry[]; groups: LdapEntry[
     if (displayName !== undefined) user.displayName = displayName;
     users.push(user);
     userIdByDn.set(normalizeDn(entry.dn), id);
+    userIdByRawDn.set(entry.dn, id);
     for (const uid of stringValues(entry, uidAttribute)) userIdByUid.set(uid.trim().toLowerCase(), id);
     if (a.memberOf) memberOfByUser.push([id, stringValues(entry, a.memberOf)]);
   }
@@ -341,6 +355,11 @@ export function mapLdapDirectory(input: { users: LdapEntry[]; groups: LdapEntry[
 
   for (const [node, dns] of pendingMembers) {
     for (const dn of dns) {
+      const exact = userIdByRawDn.get(dn);
+      if (exact !== undefined) {
+        node.users.add(exact);
+        continue;
+      }
       const key = normalizeDn(dn);
       const userId = userIdByDn.get(key);
       if (userId !== undefined) node.users.add(userId);
