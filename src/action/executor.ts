@@ -11,7 +11,8 @@ import { extractAnchor } from "../claims/anchor.js";
 import { extractGroups } from "../claims/groups.js";
 import { mapAttributes } from "../claims/profile.js";
 import { normalizeUserName } from "../identity.js";
-import type { BulkOperation, Capabilities, ScimClientApi, ScimUser } from "../scim/types.js";
+import type { BulkOperation, Capabilities, ScimUser } from "../scim/types.js";
+import type { ActionScimApi } from "./scim-lite.js";
 import { SCHEMA_PATCH_OP } from "../scim/types.js";
 import type { PostLoginApi, PostLoginEvent } from "./auth0-types.js";
 import { BREAKER_KEY, BREAKER_TTL_MS, GROUPS_KEY, GROUPS_TTL_MS, readEntry, writeEntry, type BreakerEntry, type TargetGroupsEntry } from "./cache.js";
@@ -36,7 +37,7 @@ export interface ClientOptions {
 }
 
 export interface ExecutorDeps {
-  createClient(options: ClientOptions): ScimClientApi;
+  createClient(options: ClientOptions): ActionScimApi;
   now(): number;
   random(): number;
   log(line: string): void;
@@ -414,7 +415,7 @@ function shadowStop(summary: LoginSummary, step: JitStep): void {
   if (step.kind === "apply") summary.shadowStep = `${step.path}:u${step.userOps.length}+${step.adds.length}-${step.removes.length}`;
 }
 
-async function createWithBulk(client: ScimClientApi, user: import("../scim/types.js").ScimUserInput, groups: string[]): Promise<Lookups["created"]> {
+async function createWithBulk(client: ActionScimApi, user: import("../scim/types.js").ScimUserInput, groups: string[]): Promise<Lookups["created"]> {
   const ops: BulkOperation[] = [
     { method: "POST", bulkId: "u", path: "/Users", data: user },
     ...groups.map((id) => ({
@@ -441,7 +442,7 @@ async function createWithBulk(client: ScimClientApi, user: import("../scim/types
 
 async function applyStep(
   step: Extract<JitStep, { kind: "apply" }>,
-  client: ScimClientApi,
+  client: ActionScimApi,
   groupIds: Record<string, string>,
   resolveGroup: (name: string) => Promise<void>,
   round: <T>(fn: () => Promise<T>) => Promise<T>,

@@ -3,7 +3,7 @@
  * The clock (`Date.now`) and randomness are read only here, at the edge.
  */
 import type { ActionConfig } from "../config/action-config.js";
-import { ScimClient } from "../scim/client.js";
+import { ActionScimClient } from "./scim-lite.js";
 import type { PostLoginApi, PostLoginEvent } from "./auth0-types.js";
 import { runPostLogin, type ExecutorDeps } from "./executor.js";
 
@@ -12,7 +12,7 @@ export { runPostLogin, summaryLine, type ExecutorDeps, type LoginSummary } from 
 
 export function defaultDeps(): ExecutorDeps {
   return {
-    createClient: (options) => new ScimClient(options),
+    createClient: (options) => new ActionScimClient(options),
     now: () => Date.now(),
     random: () => Math.random(),
     log: (line) => console.log(line),
