@@ -272,8 +272,9 @@ export function planLogin(input: PlanInput): JitStep {
     current = user.groups ? user.groups.map((g) => g.value) : undefined;
   } else {
     // found without stored state: learn the current memberships the cheapest way
+    // (an adopted user with an empty externalId holds nothing of ours: adds are idempotent, no read needed)
     if (user.groups) current = user.groups.map((g) => g.value);
-    else if (lookups.userGroups === undefined) return { kind: "read", reads: [{ kind: "userGroups", userId: user.id }] };
+    else if (how === "adopted-equal" && lookups.userGroups === undefined) return { kind: "read", reads: [{ kind: "userGroups", userId: user.id }] };
     else current = lookups.userGroups ?? undefined;
     // a user carrying our anchor was provisioned by this project: its managed memberships are ours
     granted = how === "adopted-equal" && current ? current.filter((id) => managedIds.has(id)) : [];
