@@ -6,6 +6,7 @@
  * with the 50-version cap, whole-list trigger bindings, and 429 with `Retry-After` on demand.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 
 export const BUILD_FAIL_MARKER = "__DOUBLE_BUILD_FAILS__";
@@ -102,10 +103,15 @@ export class MgmtDouble {
     this.pollsToBuild = options.pollsToBuild ?? 2;
   }
 
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => {
+  private tls = false;
+
+  /** `tls` serves HTTPS (for a CLI run in a child process with NODE_EXTRA_CA_CERTS) */
+  async start(options: { tls?: { key: string; cert: string } } = {}): Promise<this> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       void this.handle(req, res);
-    });
+    };
+    this.tls = options.tls !== undefined;
+    this.server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handler) : createServer(handler);
     await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", () => r()));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
@@ -118,7 +124,12 @@ export class MgmtDouble {
   }
 
   get baseUrl(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? "https" : "http"}://127.0.0.1:${this.port}`;
+  }
+
+  /** `AUTH0_DOMAIN` for a client that talks to this double directly over HTTPS */
+  get hostWithPort(): string {
+    return `127.0.0.1:${this.port}`;
   }
 
   /** a `fetch` that sends `https://<domain>` to this double */
