@@ -26,6 +26,7 @@ async function main(): Promise<number> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, bundle.code);
   console.log(`${OUT} ${bundle.bytes} bytes sha256 ${bundle.sha256}`);
+  for (const w of check.warnings) console.error(`warning: ${w}`);
   if (!check.ok) {
     for (const p of check.problems) console.error(p);
     return ExitCode.REFUSED;

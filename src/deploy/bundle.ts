@@ -67,12 +67,16 @@ export function bundleRequires(code: string): string[] {
   return [...found].sort();
 }
 
-/** Size (≤ 100 kB hard, 30 kB budget), only Node built-ins required, exports `onExecutePostLogin`. */
-export function checkBundle(code: string): { ok: boolean; problems: string[] } {
+/**
+ * `problems` (→ `ok: false`): over Auth0's 100 kB, a `require` of anything but a Node built-in,
+ * no `onExecutePostLogin` export. `warnings`: over the 30 kB size budget.
+ */
+export function checkBundle(code: string): { ok: boolean; problems: string[]; warnings: string[] } {
   const problems: string[] = [];
+  const warnings: string[] = [];
   const bytes = Buffer.byteLength(code, "utf8");
   if (bytes > BUNDLE_HARD_LIMIT) problems.push(`bundle is ${bytes} bytes, over Auth0's limit of ${BUNDLE_HARD_LIMIT}`);
-  else if (bytes > BUNDLE_BUDGET) problems.push(`bundle is ${bytes} bytes, over the budget of ${BUNDLE_BUDGET}`);
+  else if (bytes > BUNDLE_BUDGET) warnings.push(`bundle is ${bytes} bytes, over the budget of ${BUNDLE_BUDGET}`);
   for (const r of bundleRequires(code)) {
     if (!BUILTINS.has(r)) problems.push(`bundle requires "${r}", which is not a Node built-in`);
   }
@@ -87,5 +91,5 @@ export function checkBundle(code: string): { ok: boolean; problems: string[] } {
   } catch (e) {
     problems.push(`bundle does not load: ${e instanceof Error ? e.message : String(e)}`);
   }
-  return { ok: problems.length === 0, problems };
+  return { ok: problems.length === 0, problems, warnings };
 }
