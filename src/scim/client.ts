@@ -241,7 +241,9 @@ export class ScimClient implements ScimClientApi {
       ];
       result.requests++;
       try {
-        await this.send({ method: "PATCH", path, query: { excludedAttributes: "members" }, body: patchRequest(ops) }, [204]);
+        // no `attributes`/`excludedAttributes` on PATCH: scimmy applies them to the resource it
+        // patches and drops the existing members (see test/interop/scimmy.test.ts)
+        await this.send({ method: "PATCH", path, body: patchRequest(ops) }, [204]);
         for (const it of batch) (it.op === "add" ? result.added : result.removed).push(it.value);
       } catch (e) {
         if (e instanceof ScimResponseError && e.httpStatus === 404) {
