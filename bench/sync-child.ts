@@ -1,0 +1,58 @@
+/**
+ * One sync run in its own process, for the benchmarks: the same `runSync` the CLI calls,
+ * then one JSON line on stdout with the summary, this process's CPU time and its peak RSS
+ * (`process.resourceUsage().maxRSS`, read at exit).
+ *
+ *   node --import tsx bench/sync-child.ts --config <provisioning.yaml> [--mode live|snapshot]
+ *
+ * Reads `CATALOG_SCIM_URL` and `CATALOG_API_KEY` from the environment like the sync CLI.
+ */
+import { parseArgs } from "node:util";
+import { loadProvisioningConfig } from "../src/config/load.js";
+import { runSync } from "../src/sync/run.js";
+
+export interface SyncChildReport {
+  ok: boolean;
+  summary?: Record<string, unknown>;
+  error?: string;
+  wallMs: number;
+  /** microseconds, the whole process (start-up included) */
+  cpu: { user: number; system: number };
+  /** microseconds, the run only */
+  cpuRun: { user: number; system: number };
+  /** bytes */
+  maxRss: number;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: "string" }, mode: { type: "string" } }, strict: true });
+  const started = performance.now();
+  const cpu0 = process.cpuUsage();
+  let report: SyncChildReport;
+  try {
+    const config = loadProvisioningConfig({ ...(values.config !== undefined ? { file: values.config } : {}), env: process.env });
+    const mode = values.mode === "live" || values.mode === "snapshot" ? values.mode : undefined;
+    const result = await runSync({ config, env: process.env, ...(mode ? { mode } : {}) });
+    report = {
+      ok: result.summary.failed === 0,
+      summary: result.summary as unknown as Record<string, unknown>,
+      wallMs: performance.now() - started,
+      cpu: process.cpuUsage(),
+      cpuRun: process.cpuUsage(cpu0),
+      maxRss: process.resourceUsage().maxRSS * 1024,
+    };
+  } catch (e) {
+    report = {
+      ok: false,
+      error: e instanceof Error ? e.message : String(e),
+      wallMs: performance.now() - started,
+      cpu: process.cpuUsage(),
+      cpuRun: process.cpuUsage(cpu0),
+      maxRss: process.resourceUsage().maxRSS * 1024,
+    };
+  }
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+  process.exit(report.ok ? 0 : 1);
+}
+
+void main();
