@@ -179,6 +179,15 @@ for (const profile of ["full", "minimal"] as const) {
       expect((await login(fakeApi(), { protocol: "oauth2-refresh-token" })).catalogRequests).toBe(0);
     });
 
+    it("sets the desired Catalog group names as a namespaced claim when enabled", async () => {
+      const cfg = actionConfig((c) => {
+        c.login.tokenClaim = { enabled: true, name: "https://catalog.example/groups", idToken: true, accessToken: false };
+      });
+      const api = fakeApi();
+      await login(api, { groups: ["analysts-finance", "finance-leads", "unmapped"] }, cfg);
+      expect(api.claims).toEqual({ "id:https://catalog.example/groups": ["finance-readers"] });
+    });
+
     it("logs one line of at most 256 characters without email or name", async () => {
       const lines: string[] = [];
       await login(fakeApi(), {}, config, lines);
