@@ -15,7 +15,7 @@ export function formatError(e: unknown): string {
   if (e instanceof ConfigError) return e.format();
   if (e instanceof ProvisioningError) {
     const where = e.file ? `${e.file}${e.line ? `:${e.line}` : ""}: ` : "";
-    return `${where}${e.message}${e.hint ? ` (hint: ${e.hint})` : ""}`;
+    return `${where}${e.message}${e.hint && !e.message.includes(e.hint) ? ` (hint: ${e.hint})` : ""}`;
   }
   if (e instanceof ScimResponseError) return e.message;
   if (e instanceof Error) return e.message;
