@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startSandbox, type SandboxHandle } from "../helpers/sandbox.js";
+import { CATALOG_GROUPS, createWorkspace, lastSeq, writesSince, type Workspace } from "./harness.js";
+
+let sandbox: SandboxHandle;
+let ws: Workspace;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ profile: "minimal", groups: CATALOG_GROUPS });
+});
+afterAll(async () => {
+  await ws?.close();
+  await sandbox?.stop();
+});
+beforeEach(async () => {
+  await ws?.close();
+  await sandbox.reset(CATALOG_GROUPS);
+  ws = await createWorkspace({ sandbox, mode: "snapshot" });
+});
+
+const auth = () => ({ authorization: `Bearer ${sandbox.apiKey}` });
+
+describe("snapshot diff mode", () => {
+  it("a missing state means diff live then record; the next run reads no user list from the Catalog", async () => {
+    const t0 = new Date("2026-03-01T00:00:00Z");
+    const first = await ws.run({ now: () => t0 });
+    expect(first.summary.created).toBe(12);
+    await sandbox.clearRequests();
+    const second = await ws.run({ now: () => new Date(t0.getTime() + 3_600_000) });
+    expect(second.summary).toMatchObject({ created: 0, membershipsAdded: 0, failed: 0 });
+    const requests = await sandbox.requests();
+    expect(requests.filter((r) => r.method === "GET" && r.path === "/Users")).toEqual([]);
+    expect(requests.filter((r) => r.method !== "GET")).toEqual([]);
+  });
+
+  it("the periodic live audit repairs drift made by others", async () => {
+    const t0 = new Date("2026-03-01T00:00:00Z");
+    await ws.run({ now: () => t0 });
+    // someone removes every member of "catalog-admins" by hand
+    const groups = (await (await fetch(`${sandbox.baseUrl}/Groups?filter=${encodeURIComponent('displayName eq "catalog-admins"')}`, { headers: auth() })).json()) as {
+      Resources: { id: string }[];
+    };
+    const id = groups.Resources[0]!.id;
+    const group = (await (await fetch(`${sandbox.baseUrl}/Groups/${id}`, { headers: auth() })).json()) as { members?: { value: string }[] };
+    const removed = (group.members ?? []).map((m) => m.value);
+    expect(removed.length).toBeGreaterThan(0);
+    const res = await fetch(`${sandbox.baseUrl}/Groups/${id}`, {
+      method: "PATCH",
+      headers: { ...auth(), "content-type": "application/scim+json" },
+      body: JSON.stringify({
+        schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        Operations: removed.map((v) => ({ op: "remove", path: `members[value eq "${v}"]` })),
+      }),
+    });
+    expect(res.ok).toBe(true);
+
+    // within the audit period the snapshot does not see it
+    const within = await ws.run({ now: () => new Date(t0.getTime() + 2 * 3_600_000) });
+    expect(within.summary.membershipsAdded).toBe(0);
+    // past it, the live audit finds the drift and the run repairs it
+    const after = await ws.run({ now: () => new Date(t0.getTime() + 25 * 3_600_000) });
+    expect(after.summary.membershipsAdded).toBe(removed.length);
+    const seq = await lastSeq(sandbox);
+    const again = await ws.run({ now: () => new Date(t0.getTime() + 26 * 3_600_000) });
+    expect(again.summary.membershipsAdded).toBe(0);
+    expect(await writesSince(sandbox, seq)).toEqual([]);
+  });
+
+  it("a failed operation is reported (exit 1) without stopping the others, and the next run retries it after a live audit", async () => {
+    ws.writeConfig("scim:\n  retries: 0\n");
+    const t0 = new Date("2026-03-01T00:00:00Z");
+    await sandbox.setFaults([{ route: "^PATCH /Groups", kind: "5xx", status: 503, count: 1 }]);
+    const first = await ws.run({ now: () => t0 });
+    expect(first.summary.failed).toBe(1);
+    expect(first.summary.created).toBe(12);
+    expect(first.summary.membershipsAdded).toBeGreaterThan(0);
+    await sandbox.setFaults([]);
+    await sandbox.clearRequests();
+    const second = await ws.run({ now: () => new Date(t0.getTime() + 60_000) });
+    expect(second.summary.failed).toBe(0);
+    expect(second.summary.membershipsAdded).toBeGreaterThan(0);
+    expect(second.summary.created).toBe(0);
+    // the failed run forced a live audit
+    expect((await sandbox.requests()).some((r) => r.method === "GET" && r.path === "/Users")).toBe(true);
+  });
+});
