@@ -29,21 +29,28 @@ export function bulkRequest(operations: BulkOperation[], failOnErrors?: number):
 /** Splits operations, in order, into requests within both limits. */
 export function splitBulkOperations(operations: BulkOperation[], limits: BulkLimits, failOnErrors?: number): BulkOperation[][] {
   if (!(limits.maxOperations >= 1)) throw new TypeError(`"maxOperations" must be at least 1`);
+  // the serialised request is the empty one plus each operation and a comma between them:
+  // sizes add up, so each operation is serialised once (linear, not quadratic, in the count)
+  const empty = byteLength(bulkRequest([], failOnErrors));
   const chunks: BulkOperation[][] = [];
   let chunk: BulkOperation[] = [];
+  let size = empty;
   for (const op of operations) {
-    if (byteLength(bulkRequest([op], failOnErrors)) > limits.maxPayloadSize) {
+    const opSize = byteLength(op);
+    if (empty + opSize > limits.maxPayloadSize) {
       throw new ProvisioningError(
         "SCIM_BULK_FAILED",
         `bulk operation "${op.method} ${op.path}" alone exceeds "maxPayloadSize" (${limits.maxPayloadSize} bytes)`,
       );
     }
-    const candidate = [...chunk, op];
-    if (chunk.length > 0 && (candidate.length > limits.maxOperations || byteLength(bulkRequest(candidate, failOnErrors)) > limits.maxPayloadSize)) {
+    const next = size + opSize + (chunk.length > 0 ? 1 : 0);
+    if (chunk.length > 0 && (chunk.length + 1 > limits.maxOperations || next > limits.maxPayloadSize)) {
       chunks.push(chunk);
       chunk = [op];
+      size = empty + opSize;
     } else {
-      chunk = candidate;
+      chunk.push(op);
+      size = next;
     }
   }
   if (chunk.length > 0) chunks.push(chunk);
