@@ -345,7 +345,11 @@ export function buildProvisioningConfig(doc: LocatedYaml, options: { env: Record
   }
 
   function buildSource(src: Raw): SyncSourceConfig {
-    if (src.type === "file") return { type: "file", path: resolvePath(dir, typeof src.path === "string" ? src.path : "") };
+    if (src.type === "file") {
+      const file: SyncSourceConfig = { type: "file", path: resolvePath(dir, typeof src.path === "string" ? src.path : "") };
+      if (typeof src.connection === "string") file.connection = src.connection;
+      return file;
+    }
     if (src.type === "ldap") return buildLdap(src);
     const { type, ...rest } = src;
     return { ...rest, type: typeof type === "string" ? type : "file" };

@@ -82,7 +82,7 @@ const source = {
   allOf: [
     {
       if: { properties: { type: { const: "file" } } },
-      then: obj({ type: str, path: str }, ["path"]),
+      then: obj({ type: str, path: str, connection: str }, ["path"]),
     },
     {
       if: { properties: { type: { const: "ldap" } } },

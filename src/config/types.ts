@@ -115,7 +115,7 @@ export interface LoginPolicy {
 }
 
 export type SyncSourceConfig =
-  | { type: "file"; path: string }
+  | { type: "file"; path: string; /** Auth0 connection this directory backs (its lifecycle then applies), optional */ connection?: string }
   | LdapSourceConfig
   | { type: string; [key: string]: unknown };
 
