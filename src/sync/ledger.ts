@@ -8,10 +8,11 @@
  * file from a backup, or move it away to start again (the project then owns nothing, so it
  * deprovisions nothing until it has re-adopted the users).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
 import { ProvisioningError } from "../errors.js";
-import type { Ledger, LedgerUser } from "./plan-types.js";
+import { ledgerAfter, type AppliedResult } from "./ownership.js";
+import type { Ledger, LedgerUser, SyncOperation } from "./plan-types.js";
 
 export const LEDGER_VERSION = 1;
 
@@ -94,38 +95,89 @@ export function writeFileAtomic(path: string, content: string): void {
 }
 
 /**
- * The ledger as a file: holds the current value, writes it when asked or every
- * `flushEvery` changes, so that a crash loses at most that many records (and those are
- * re-adopted by `externalId` at the next run, never created twice).
+ * The ledger as a file with a write-ahead journal: each accepted operation is appended (and
+ * fsynced) to `<ledger>.journal` at once, a cheap O(1) write, and the journal is folded into
+ * the ledger file every `compactEvery` records and at the end. A crash therefore loses no
+ * ownership record: the next open replays the journal (a torn last line, from a crash in
+ * the middle of an append, is ignored; it was never acknowledged).
  */
 export class LedgerStore {
   #ledger: Ledger;
-  #dirty = 0;
+  #pending = 0;
   readonly path: string;
-  readonly flushEvery: number;
+  readonly journalPath: string;
+  readonly compactEvery: number;
 
-  constructor(path: string, options: { flushEvery?: number } = {}) {
+  constructor(path: string, options: { compactEvery?: number } = {}) {
     this.path = path;
-    this.flushEvery = options.flushEvery ?? 25;
+    this.journalPath = `${path}.journal`;
+    this.compactEvery = options.compactEvery ?? 200;
     this.#ledger = readLedger(path);
+    const replayed = replayJournal(this.journalPath, this.#ledger);
+    if (replayed.count > 0) {
+      this.#ledger = replayed.ledger;
+      this.#pending = replayed.count;
+      this.flush();
+    }
   }
 
   get ledger(): Ledger {
     return this.#ledger;
   }
 
-  set(ledger: Ledger): void {
-    if (ledger === this.#ledger) return;
-    this.#ledger = ledger;
-    this.#dirty++;
-    if (this.#dirty >= this.flushEvery) this.flush();
+  /** record one accepted operation: journal first, then the in-memory ledger */
+  apply(operation: SyncOperation, result: AppliedResult): void {
+    const next = ledgerAfter(this.#ledger, operation, result);
+    appendDurable(this.journalPath, `${JSON.stringify({ operation, result })}\n`);
+    this.#ledger = next;
+    this.#pending++;
+    if (this.#pending >= this.compactEvery) this.flush();
   }
 
+  /** fold the journal into the ledger file (atomic write), then drop the journal */
   flush(): void {
-    if (this.#dirty === 0) return;
+    if (this.#pending === 0) return;
     writeLedger(this.path, this.#ledger);
-    this.#dirty = 0;
+    rmSync(this.journalPath, { force: true });
+    this.#pending = 0;
   }
+}
+
+function appendDurable(path: string, line: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(path, "a", 0o600);
+  try {
+    writeSync(fd, line);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function replayJournal(path: string, ledger: Ledger): { ledger: Ledger; count: number } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { ledger, count: 0 };
+    throw corrupt(path, `cannot read the ledger journal "${path}"`, e);
+  }
+  const lines = text.split("\n");
+  const complete = lines.slice(0, -1); // the last piece is "" after a final newline, or a torn line
+  let current = ledger;
+  let count = 0;
+  for (const [i, line] of complete.entries()) {
+    if (line.trim() === "") continue;
+    try {
+      const entry = JSON.parse(line) as { operation: SyncOperation; result: AppliedResult };
+      current = ledgerAfter(current, entry.operation, entry.result);
+      count++;
+    } catch (e) {
+      throw corrupt(path, `the ledger journal "${path}" is invalid at line ${i + 1}`, e);
+    }
+  }
+  // an existing journal, even one holding only a torn line, is folded in and removed
+  return { ledger: current, count: Math.max(count, 1) };
 }
 
 function byUser(a: LedgerUser, b: LedgerUser): number {

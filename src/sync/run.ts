@@ -18,7 +18,6 @@ import type { Directory, DirectorySource, SourceRead } from "./directory.js";
 import type { CatalogState, Ledger, SyncOperation, SyncPlan } from "./plan-types.js";
 import { planSync } from "./plan.js";
 import { checkSourceRead, enforceGuards } from "./guards.js";
-import { ledgerAfter } from "./ownership.js";
 import { managedGroupNames } from "./scope.js";
 import { createSource } from "./sources/index.js";
 import { ScimClient } from "../scim/client.js";
@@ -271,7 +270,6 @@ async function apply(plan: SyncPlan, client: ScimClientApi, ctx: ApplyContext): 
   const connection = sourceConnection(policy);
   const auditLog = openAuditLog(policy.auditLogPath);
   ctx.progress.start(ctx.target.name, plan.operations.length);
-  let lastFlush = Date.now();
   try {
     return await executePlan(client, plan.operations, {
       target: plan.target,
@@ -287,18 +285,12 @@ async function apply(plan: SyncPlan, client: ScimClientApi, ctx: ApplyContext): 
         afterOperation: async (outcome) => {
           const applied = appliedOperation(outcome);
           if (applied) {
-            ledgerStore.set(
-              ledgerAfter(ledgerStore.ledger, applied, {
-                target: plan.target,
-                now: ctx.now().toISOString(),
-                ...(connection !== undefined ? { connection } : {}),
-                ...(outcome.scimId !== undefined ? { scimId: outcome.scimId } : {}),
-              }),
-            );
-            if (Date.now() - lastFlush > 1000) {
-              ledgerStore.flush();
-              lastFlush = Date.now();
-            }
+            ledgerStore.apply(applied, {
+              target: plan.target,
+              now: ctx.now().toISOString(),
+              ...(connection !== undefined ? { connection } : {}),
+              ...(outcome.scimId !== undefined ? { scimId: outcome.scimId } : {}),
+            });
           }
           const seq = intents.get(outcome.index);
           if (state && seq !== undefined) {

@@ -58,15 +58,33 @@ describe("ownership ledger store", () => {
     expect(() => readLedger(path)).toThrowError(/"externalId" must be a non-empty string/);
   });
 
-  it("flushes periodically and at the end", () => {
+  it("journals each accepted operation durably and replays it after a crash", () => {
     const path = join(tempDir(), "ledger.json");
-    const store = new LedgerStore(path, { flushEvery: 2 });
-    store.set({ version: 1, users: [sample.users[0]!] });
+    const store = new LedgerStore(path, { compactEvery: 3 });
+    const at = { target: "default", now: "2026-01-01T00:00:00.000Z" };
+    store.apply({ op: "createUser", externalId: "e-1", user: { userName: "a@example.com" } }, { ...at, scimId: "u-1" });
+    store.apply({ op: "addMembers", groupId: "g-1", groupName: "catalog-admins", members: [{ scimId: "u-1" }] }, at);
+    // nothing compacted yet: the records live in the journal only
     expect(existsSync(path)).toBe(false);
-    store.set(sample);
-    expect(JSON.parse(readFileSync(path, "utf8")).users).toHaveLength(2);
-    store.set({ version: 1, users: [] });
+    expect(readFileSync(`${path}.journal`, "utf8").trim().split("\n")).toHaveLength(2);
+    // a crash while appending leaves a torn last line; it was never acknowledged
+    writeFileSync(`${path}.journal`, readFileSync(`${path}.journal`, "utf8") + '{"operation":{"op":"dele');
+    const reopened = new LedgerStore(path);
+    expect(reopened.ledger.users).toEqual([{ scimId: "u-1", externalId: "e-1", target: "default", origin: "created", granted: ["g-1"] }]);
+    expect(existsSync(`${path}.journal`)).toBe(false);
+    expect(readLedger(path).users).toHaveLength(1);
+  });
+
+  it("compacts the journal into the ledger file every N records and on flush", () => {
+    const path = join(tempDir(), "ledger.json");
+    const store = new LedgerStore(path, { compactEvery: 2 });
+    const at = { target: "default", now: "2026-01-01T00:00:00.000Z" };
+    store.apply({ op: "adoptUser", scimId: "u-1", externalId: "e-1", patch: [] }, at);
+    store.apply({ op: "adoptUser", scimId: "u-2", externalId: "e-2", patch: [] }, at);
+    expect(readLedger(path).users).toHaveLength(2);
+    expect(existsSync(`${path}.journal`)).toBe(false);
+    store.apply({ op: "deactivateUser", scimId: "u-2", externalId: "e-2" }, at);
     store.flush();
-    expect(JSON.parse(readFileSync(path, "utf8")).users).toHaveLength(0);
+    expect(readLedger(path).users.find((u) => u.scimId === "u-2")!.deactivatedAt).toBe(at.now);
   });
 });
