@@ -1,0 +1,224 @@
+/**
+ * npm run bench -- [--quick] [--only action|sync] [--users N] [--runs N] [--json]
+ *
+ * Reproducible benchmarks against the sandbox on loopback (its own process). Client and
+ * server CPU are reported apart. Each figure carries its conditions. Exit 0 when every
+ * target holds, 1 otherwise.
+ */
+import { parseArgs } from "node:util";
+import { changeDirectory, generateDirectory, minimumChangeWrites, minimumInitialWrites, type GeneratedDirectory } from "./generate.js";
+import { createSyncWorkspace, measureSync, type SyncMeasurement } from "./sync-bench.js";
+import { runNaive } from "./naive.js";
+import { startSandbox } from "../test/helpers/sandbox.js";
+import { runActionBench } from "./action-bench.js";
+
+export interface Figure {
+  scenario: string;
+  metric: string;
+  conditions: string;
+  target?: string;
+  value: number | string;
+  unit: string;
+  pass?: boolean;
+}
+
+const BATCH = 100;
+const BULK_MAX_OPERATIONS = 1000;
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function sizes(users: number): { users: number; groups: number; memberships: number } {
+  return { users, groups: Math.max(10, Math.round(users / 100)), memberships: users * 5 };
+}
+
+interface SyncRunSet {
+  initial: SyncMeasurement;
+  second: SyncMeasurement;
+  change: SyncMeasurement;
+  minimum: number;
+  changeMinimum: number;
+}
+
+async function syncOnce(g: GeneratedDirectory, profile: "full" | "minimal", latencyMs: number, log: (s: string) => void): Promise<SyncRunSet> {
+  const ws = await createSyncWorkspace({ mapping: g.mapping, catalogGroups: g.catalogGroups, profile, mode: "snapshot", batchSize: BATCH });
+  try {
+    if (latencyMs > 0) await ws.sandbox.setFaults([{ kind: "latency", latencyMs }]);
+    ws.writeDirectory(g.directory);
+    const initial = await measureSync(ws);
+    log(`  initial: ${(initial.wallMs / 1000).toFixed(1)} s, ${initial.requests} requests, ${initial.writes} writes${initial.ok ? "" : `, FAILED: ${initial.error ?? JSON.stringify(initial.summary)}`}`);
+    const second = await measureSync(ws);
+    log(`  second:  ${(second.wallMs / 1000).toFixed(1)} s, ${second.writes} writes`);
+    const { directory, changes } = changeDirectory(g.directory, 0.01);
+    ws.writeDirectory(directory);
+    const change = await measureSync(ws);
+    log(`  1 %:     ${(change.wallMs / 1000).toFixed(1)} s, ${change.writes} writes`);
+    const bulk = profile === "full" ? BULK_MAX_OPERATIONS : undefined;
+    return { initial, second, change, minimum: minimumInitialWrites(g, BATCH, bulk), changeMinimum: minimumChangeWrites(changes, BATCH, bulk) };
+  } finally {
+    await ws.close();
+  }
+}
+
+async function benchSync(userSizes: number[], runsFor: (n: number) => number, log: (s: string) => void): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  const perUser: { users: number; ms: number }[] = [];
+  for (const n of userSizes) {
+    const s = sizes(n);
+    const g = generateDirectory({ ...s, seed: 1 });
+    const profiles: ("full" | "minimal")[] = n <= 10_000 ? ["full", "minimal"] : ["full"];
+    const latencies = n <= 1_000 ? [0, 20] : [0];
+    for (const profile of profiles) {
+      for (const latency of latencies) {
+        const runs = runsFor(n);
+        const cond = `file source, ${s.users} users / ${s.groups} groups / ${s.memberships} memberships, sandbox ${profile}, Bulk ${profile === "full" ? "on" : "off"}, ${latency} ms delay, batch ${BATCH}, concurrency 8, snapshot mode, median of ${runs}`;
+        log(`sync ${n} users, ${profile}, ${latency} ms (${runs} run${runs > 1 ? "s" : ""})`);
+        const sets: SyncRunSet[] = [];
+        for (let i = 0; i < runs; i++) sets.push(await syncOnce(g, profile, latency, log));
+        const med = (f: (r: SyncRunSet) => number): number => median(sets.map(f));
+        const scenario = `sync ${n.toLocaleString("en")}`;
+        const ok = sets.every((r) => r.initial.ok && r.second.ok && r.change.ok);
+        const initialMs = med((r) => r.initial.wallMs);
+        if (profile === "full" && latency === 0) perUser.push({ users: n, ms: initialMs / n });
+        const min = sets[0]!.minimum;
+        const writes = med((r) => r.initial.writes);
+        const requests = med((r) => r.initial.requests);
+        figures.push(
+          { scenario, metric: "runs succeeded", conditions: cond, target: "all", value: ok ? "yes" : "no", unit: "", pass: ok },
+          {
+            scenario,
+            metric: "initial sync time",
+            conditions: cond,
+            ...(n === 100_000 && latency === 0 ? { target: "≤ 180 s", pass: initialMs <= 180_000 } : {}),
+            value: +(initialMs / 1000).toFixed(1),
+            unit: "s",
+          },
+          { scenario, metric: "initial: minimum writes", conditions: cond, value: min, unit: "requests" },
+          { scenario, metric: "initial: writes / minimum", conditions: cond, target: "≤ 1.05", value: +(writes / min).toFixed(3), unit: "×", pass: writes <= 1.05 * min },
+          { scenario, metric: "initial: all requests (reads too) / minimum", conditions: cond, target: "≤ 1.05", value: +(requests / min).toFixed(3), unit: "×", pass: requests <= 1.05 * min },
+          { scenario, metric: "initial: client CPU (sync process)", conditions: cond, value: Math.round(med((r) => r.initial.clientCpuMs)), unit: "ms" },
+          { scenario, metric: "initial: server CPU (sandbox process)", conditions: cond, value: Math.round(med((r) => r.initial.serverCpuMs)), unit: "ms" },
+          { scenario, metric: "initial: peak RSS of the sync", conditions: cond, target: "≤ 400 MB", value: Math.round(med((r) => r.initial.maxRss) / 1048576), unit: "MB", pass: med((r) => r.initial.maxRss) <= 400 * 1048576 },
+          { scenario, metric: "no-change run: writes", conditions: cond, target: "0", value: med((r) => r.second.writes), unit: "requests", pass: sets.every((r) => r.second.writes === 0) },
+          { scenario, metric: "no-change run: time", conditions: cond, target: "≤ 10 s", value: +(med((r) => r.second.wallMs) / 1000).toFixed(2), unit: "s", pass: med((r) => r.second.wallMs) <= 10_000 },
+          {
+            scenario,
+            metric: "1 % change: writes / minimum",
+            conditions: `${cond}, minimum ${sets[0]!.changeMinimum}`,
+            target: "≤ 1.05",
+            value: +(med((r) => r.change.writes) / sets[0]!.changeMinimum).toFixed(3),
+            unit: "×",
+            pass: med((r) => r.change.writes) <= 1.05 * sets[0]!.changeMinimum,
+          },
+        );
+      }
+    }
+  }
+  if (perUser.length >= 2) {
+    const ref = perUser[perUser.length - 1]!;
+    for (const p of perUser) {
+      const ratio = p.ms / ref.ms;
+      figures.push({
+        scenario: "sync scaling",
+        metric: `time per user at ${p.users.toLocaleString("en")} vs ${ref.users.toLocaleString("en")}`,
+        conditions: "file source, sandbox full, Bulk on, 0 ms delay, initial sync",
+        target: "0.75–1.25",
+        value: +ratio.toFixed(3),
+        unit: `× (${p.ms.toFixed(3)} ms/user)`,
+        pass: ratio >= 0.75 && ratio <= 1.25,
+      });
+    }
+  }
+  return figures;
+}
+
+async function benchNaive(n: number, log: (s: string) => void): Promise<Figure[]> {
+  const s = sizes(n);
+  const g = generateDirectory({ ...s, seed: 1 });
+  log(`naive ${n} users vs sync`);
+  const sandbox = await startSandbox({ profile: "full", groups: g.catalogGroups });
+  let naive;
+  try {
+    const before = await sandbox.stats();
+    naive = await runNaive(g, sandbox.baseUrl, sandbox.apiKey);
+    const after = await sandbox.stats();
+    naive = { ...naive, serverCpuMs: (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000 };
+  } finally {
+    await sandbox.stop();
+  }
+  const sync = await syncOnce(g, "full", 0, log);
+  const syncMinimal = await syncOnce(g, "minimal", 0, log);
+  const cond = `file source, ${s.users} users / ${s.groups} groups / ${s.memberships} memberships, sandbox full, 0 ms delay, naive: sequential, one request per user and per membership`;
+  const scenario = `naive vs sync ${n.toLocaleString("en")}`;
+  return [
+    { scenario, metric: "naive: requests", conditions: cond, value: naive.requests, unit: "requests" },
+    { scenario, metric: "naive: time", conditions: cond, value: +(naive.wallMs / 1000).toFixed(1), unit: "s" },
+    { scenario, metric: "naive: server CPU", conditions: cond, value: Math.round(naive.serverCpuMs), unit: "ms" },
+    { scenario, metric: "sync (Bulk on): requests", conditions: cond, value: sync.initial.requests, unit: "requests" },
+    { scenario, metric: "sync (Bulk on): time", conditions: cond, value: +(sync.initial.wallMs / 1000).toFixed(1), unit: "s" },
+    { scenario, metric: "sync (Bulk off, minimal): requests", conditions: cond, value: syncMinimal.initial.requests, unit: "requests" },
+    { scenario, metric: "requests naive / sync (Bulk on)", conditions: cond, value: +(naive.requests / sync.initial.requests).toFixed(1), unit: "×" },
+    { scenario, metric: "requests naive / sync (Bulk off)", conditions: cond, value: +(naive.requests / syncMinimal.initial.requests).toFixed(1), unit: "×" },
+    { scenario, metric: "time naive / sync (Bulk on)", conditions: cond, value: +(naive.wallMs / sync.initial.wallMs).toFixed(1), unit: "×" },
+  ];
+}
+
+export function formatTable(figures: Figure[]): string {
+  const rows = figures.map((f) => [f.scenario, f.metric, `${f.value}${f.unit ? ` ${f.unit}` : ""}`, f.target ?? "", f.pass === undefined ? "" : f.pass ? "pass" : "FAIL"]);
+  const head = ["scenario", "metric", "measured", "target", ""];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const conditions = [...new Set(figures.map((f) => `${f.scenario}: ${f.conditions}`))];
+  return [line(head), ...rows.map(line), "", "conditions:", ...conditions.map((c) => `  ${c}`)].join("\n");
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+      users: { type: "string" },
+      runs: { type: "string" },
+      naive: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  if (values.only !== undefined && values.only !== "action" && values.only !== "sync") {
+    process.stderr.write(`bench: "--only" must be "action" or "sync"\n`);
+    return 2;
+  }
+  const log = (s: string): void => {
+    process.stderr.write(`${s}\n`);
+  };
+  const userSizes = values.users !== undefined ? [Number(values.users)] : values.quick ? [1_000, 5_000] : [1_000, 10_000, 100_000];
+  if (userSizes.some((n) => !Number.isInteger(n) || n < 10)) {
+    process.stderr.write(`bench: "--users" must be an integer of at least 10\n`);
+    return 2;
+  }
+  const runs = values.runs !== undefined ? Number(values.runs) : undefined;
+  const runsFor = (n: number): number => runs ?? (n >= 100_000 ? 1 : values.quick ? 1 : 3);
+  const naiveUsers = values.naive !== undefined ? Number(values.naive) : values.quick ? 500 : 2_000;
+
+  const figures: Figure[] = [];
+  if (values.only !== "sync") figures.push(...(await runActionBench({ quick: values.quick, log })));
+  if (values.only !== "action") {
+    figures.push(...(await benchSync(userSizes, runsFor, log)));
+    figures.push(...(await benchNaive(naiveUsers, log)));
+  }
+  const command = `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim();
+  if (values.json) process.stdout.write(`${JSON.stringify({ command, node: process.version, figures })}\n`);
+  else process.stdout.write(`${command}\n\n${formatTable(figures)}\n`);
+  return figures.every((f) => f.pass !== false) ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);
