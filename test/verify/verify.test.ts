@@ -1,9 +1,12 @@
 import { spawn } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, vi, describe, expect, it } from "vitest";
 import { loadProvisioningConfig } from "../../src/config/load.js";
 import { ScimClient } from "../../src/scim/client.js";
 import { runVerify } from "../../src/verify/run.js";
 import { createWorkspace, makeDirectory, type Workspace } from "../sync/harness.js";
+
+// the CLIs run as child processes through tsx: slow to start on a busy machine
+vi.setConfig({ testTimeout: 90_000 });
 
 function cli(ws: Workspace, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
