@@ -9,7 +9,7 @@
 import { ProvisioningError, ScimResponseError } from "../errors.js";
 import { eq, valuePath } from "../scim/filter.js";
 import { addMembers, patchRequest, removeMember } from "../scim/patch.js";
-import { ScimTransport, type ScimRequest, type ScimResponse, type TransportOptions } from "../scim/transport.js";
+import { ScimTransportBase, type ScimRequest, type ScimResponse, type TransportOptions } from "../scim/transport.js";
 import {
   SCHEMA_BULK_REQUEST,
   SCHEMA_USER,
@@ -40,11 +40,11 @@ export type ActionScimApi = Pick<
 >;
 
 export class ActionScimClient implements ActionScimApi {
-  private readonly transport: ScimTransport;
+  private readonly transport: ScimTransportBase;
   private caps: Capabilities | undefined;
 
   constructor(options: TransportOptions & { capabilities?: Capabilities }) {
-    this.transport = new ScimTransport(options);
+    this.transport = new ScimTransportBase(options);
     this.caps = options.capabilities;
   }
 

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { builtinModules } from "node:module";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { build, type Metafile } from "esbuild";
 import { compileActionConfig, type ActionConfig } from "../config/action-config.js";
 import { loadProvisioningConfig } from "../config/load.js";
 
@@ -25,12 +25,15 @@ export interface BuildActionBundleOptions {
   entry?: string;
   /** default true */
   minify?: boolean;
+  /** also return esbuild's metafile (what each input contributes); default false */
+  metafile?: boolean;
 }
 
 export interface ActionBundle {
   code: string;
   bytes: number;
   sha256: string;
+  metafile?: Metafile;
 }
 
 export async function buildActionBundle(options: BuildActionBundleOptions = {}): Promise<ActionBundle> {
@@ -50,12 +53,14 @@ export async function buildActionBundle(options: BuildActionBundleOptions = {}):
     write: false,
     logLevel: "silent",
     define: { [CONFIG_DEFINE]: JSON.stringify(config) },
+    metafile: options.metafile ?? false,
   });
   const file = result.outputFiles[0];
   if (!file) throw new Error("esbuild produced no output");
   const code = file.text;
   const bytes = Buffer.byteLength(code, "utf8");
-  return { code, bytes, sha256: createHash("sha256").update(code).digest("hex") };
+  const sha256 = createHash("sha256").update(code).digest("hex");
+  return result.metafile ? { code, bytes, sha256, metafile: result.metafile } : { code, bytes, sha256 };
 }
 
 const BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));

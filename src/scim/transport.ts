@@ -2,9 +2,10 @@
  * The one SCIM transport: the only module that calls `fetch`.
  *
  * Timeout per request, retries with exponential backoff and jitter on 429, 5xx and network
- * errors (honouring `Retry-After`, never waiting past `deadline`), an optional client-side rate
- * limit, the API key rotation rule and RFC media types. No `node:*` or undici import here: the
- * Action bundle uses the global `fetch`.
+ * errors (honouring `Retry-After`, never waiting past `deadline`), the API key rotation rule and
+ * RFC media types. No `node:*` or undici import here: the Action bundle uses the global `fetch`.
+ * {@link ScimTransportBase} is all of that; {@link ScimTransport} adds the optional client-side
+ * rate limit (`rateLimitPerSecond`), which only the CLIs use, so the Action bundles the base.
  * @see https://datatracker.ietf.org/doc/html/rfc7644#section-3.1
  */
 import { ProvisioningError, ScimResponseError } from "../errors.js";
@@ -44,7 +45,7 @@ export interface TransportOptions {
   /** retries after the first attempt (default 3) */
   retries?: number;
   backoff?: BackoffOptions;
-  /** requests per second, token bucket over `clock` and `sleep` */
+  /** requests per second, token bucket over `clock` and `sleep` ({@link ScimTransport} only) */
   rateLimitPerSecond?: number;
   clock?: { now(): number };
   sleep?: (ms: number) => Promise<void>;
@@ -77,10 +78,7 @@ export interface ScimResponse {
 }
 
 export const SCIM_MEDIA_TYPE = "application/scim+json";
-const ACCEPT = "application/scim+json, application/json";
-const JSON_TYPES = ["application/scim+json", "application/json", "text/json"];
-
-const LOOPBACK_HOSTS = new Set(["localhost", "[::1]", "::1"]);
+const JSON_TYPES = ["", SCIM_MEDIA_TYPE, "application/json", "text/json"];
 
 /** `http://` is allowed only for loopback hosts. */
 export function assertAllowedBaseUrl(baseUrl: string): URL {
@@ -90,19 +88,14 @@ export function assertAllowedBaseUrl(baseUrl: string): URL {
   } catch (cause) {
     throw new TypeError(`"baseUrl" must be an absolute URL`, { cause });
   }
-  if (url.protocol === "https:") return url;
-  if (url.protocol === "http:" && isLoopback(url.hostname)) return url;
+  const host = url.hostname.toLowerCase();
+  const loopback = /^(localhost|\[::1\]|::1|127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/.test(host) || host.endsWith(".localhost");
+  if (url.protocol === "https:" || (url.protocol === "http:" && loopback)) return url;
   throw new ProvisioningError(
     "SCIM_HTTP_FORBIDDEN_SCHEME",
-    `scim base URL must use "https:" (plain "http:" only for loopback), got "${url.protocol}" for host "${url.hostname}"`,
+    `scim base URL must use "https:" ("http:" only for loopback), got "${url.protocol}" for host "${url.hostname}"`,
     { hint: "use an https:// URL for the Catalog SCIM API" },
   );
-}
-
-function isLoopback(hostname: string): boolean {
-  const h = hostname.toLowerCase();
-  if (LOOPBACK_HOSTS.has(h) || h.endsWith(".localhost")) return true;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 /** Parses `Retry-After` (delta seconds or HTTP date) into a wait in ms. */
@@ -111,8 +104,7 @@ export function parseRetryAfter(value: string | null, now: number): number | und
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v) * 1000;
   const date = Date.parse(v);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 /** Exponential backoff with equal jitter: half fixed, half random. */
@@ -121,35 +113,27 @@ export function backoffDelay(retry: number, backoff: BackoffOptions, random: () 
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 
-class RetryableFailure {
-  constructor(
-    readonly error: Error,
-    readonly retryAfterMs: number | undefined,
-  ) {}
+/** a failure worth retrying: 429, 5xx, timeout, network */
+interface Retryable {
+  retry: Error;
+  retryAfterMs?: number | undefined;
 }
 
-export class ScimTransport {
+/** The transport without the client-side rate limit (what the Post-Login Action bundles). */
+export class ScimTransportBase {
   readonly baseUrl: string;
   readonly keyState: KeyState;
-  private readonly options: TransportOptions;
+  protected readonly options: TransportOptions;
   private readonly fetchImpl: typeof fetch;
-  private readonly clock: { now(): number };
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly random: () => number;
-  private readonly timeoutMs: number;
-  private readonly retries: number;
-  private readonly backoff: BackoffOptions;
-  private limiter: Promise<void> = Promise.resolve();
-  private tokens: number;
-  private lastRefill: number;
+  protected readonly clock: { now(): number };
+  protected readonly sleep: (ms: number) => Promise<void>;
 
   constructor(options: TransportOptions) {
     if (typeof options.apiKey !== "string" || options.apiKey === "") throw new TypeError(`"apiKey" must be a non-empty string`);
     if (options.apiKeyNext !== undefined && (typeof options.apiKeyNext !== "string" || options.apiKeyNext === "")) {
       throw new TypeError(`"apiKeyNext" must be a non-empty string when set`);
     }
-    const url = assertAllowedBaseUrl(options.baseUrl);
-    this.baseUrl = url.href.replace(/\/+$/, "");
+    this.baseUrl = assertAllowedBaseUrl(options.baseUrl).href.replace(/\/+$/, "");
     this.options = options;
     this.keyState = options.keyState ?? {};
     const f = options.fetch ?? globalThis.fetch;
@@ -157,14 +141,6 @@ export class ScimTransport {
     this.fetchImpl = f;
     this.clock = options.clock ?? Date;
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    this.random = options.random ?? Math.random;
-    this.timeoutMs = options.timeoutMs ?? 60_000;
-    this.retries = options.retries ?? 3;
-    this.backoff = options.backoff ?? { baseMs: 200, maxMs: 5_000 };
-    const rate = options.rateLimitPerSecond;
-    if (rate !== undefined && !(rate > 0)) throw new TypeError(`"rateLimitPerSecond" must be a positive number`);
-    this.tokens = rate !== undefined ? Math.max(1, rate) : 0;
-    this.lastRefill = this.clock.now();
   }
 
   /** builds the absolute URL (exported for tests and logs; contains no secret) */
@@ -172,8 +148,7 @@ export class ScimTransport {
     if (!path.startsWith("/")) throw new TypeError(`"path" must start with "/"`);
     const params: string[] = [];
     for (const [k, v] of Object.entries(query ?? {})) {
-      if (v === undefined) continue;
-      params.push(`${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+      if (v !== undefined) params.push(`${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
     }
     return `${this.baseUrl}${path}${params.length ? `?${params.join("&")}` : ""}`;
   }
@@ -183,77 +158,66 @@ export class ScimTransport {
    * thrown; any other non-2xx status throws {@link ScimResponseError}.
    */
   async request(req: ScimRequest, options: { allow?: number[] } = {}): Promise<ScimResponse> {
-    const allow = options.allow ?? [];
-    let retry = 0;
-    for (;;) {
-      const deadline = this.options.deadline;
+    const { deadline, retries = 3, backoff = { baseMs: 200, maxMs: 5_000 }, random = Math.random } = this.options;
+    const what = `scim ${req.method} ${req.path}`;
+    for (let retry = 0; ; retry++) {
       if (deadline !== undefined && this.clock.now() >= deadline) {
-        throw new ProvisioningError("SCIM_BUDGET_EXHAUSTED", `scim ${req.method} ${req.path} not sent: the time budget is spent`);
+        throw new ProvisioningError("SCIM_BUDGET_EXHAUSTED", `${what} not sent: the time budget is spent`);
       }
-      const outcome = await this.attempt(req, allow, retry + 1);
-      if (!(outcome instanceof RetryableFailure)) return outcome;
-      if (retry >= this.retries) throw outcome.error;
-      const wait = outcome.retryAfterMs ?? backoffDelay(retry, this.backoff, this.random);
+      const outcome = await this.attempt(req, options.allow ?? [], retry + 1);
+      if (!("retry" in outcome)) return outcome;
+      if (retry >= retries) throw outcome.retry;
+      const wait = outcome.retryAfterMs ?? backoffDelay(retry, backoff, random);
       if (deadline !== undefined && this.clock.now() + wait >= deadline) {
-        throw new ProvisioningError(
-          "SCIM_BUDGET_EXHAUSTED",
-          `scim ${req.method} ${req.path} not retried: waiting ${wait} ms would pass the time budget`,
-          { cause: outcome.error },
-        );
+        throw new ProvisioningError("SCIM_BUDGET_EXHAUSTED", `${what} not retried: a ${wait} ms wait would pass the time budget`, {
+          cause: outcome.retry,
+        });
       }
       await this.sleep(wait);
-      retry++;
     }
   }
 
-  private secrets(): string[] {
-    return this.options.apiKeyNext === undefined ? [this.options.apiKey] : [this.options.apiKey, this.options.apiKeyNext];
-  }
+  /** waits before each request; {@link ScimTransport} applies its rate limit here */
+  protected throttle(): Promise<void> | void {}
 
-  private keysInOrder(): { key: string; which: "next" | "current" }[] {
-    const current = { key: this.options.apiKey, which: "current" as const };
-    if (this.options.apiKeyNext === undefined) return [current];
-    const next = { key: this.options.apiKeyNext, which: "next" as const };
-    return this.keyState.preferred === "current" ? [current, next] : [next, current];
-  }
-
-  private async attempt(req: ScimRequest, allow: number[], attempt: number): Promise<ScimResponse | RetryableFailure> {
-    const keys = this.keysInOrder();
-    for (let k = 0; k < keys.length; k++) {
-      const { key, which } = keys[k]!;
+  private async attempt(req: ScimRequest, allow: number[], attempt: number): Promise<ScimResponse | Retryable> {
+    const { apiKey, apiKeyNext } = this.options;
+    // a rotated key is tried first unless the current one worked last; never fall back on 403
+    const keys: [string, "next" | "current"][] = [[apiKey, "current"]];
+    if (apiKeyNext !== undefined) keys[this.keyState.preferred === "current" ? "push" : "unshift"]([apiKeyNext, "next"]);
+    for (let k = 0; ; k++) {
+      const [key, which] = keys[k]!;
       const result = await this.send(req, key, attempt);
-      if (result instanceof RetryableFailure) return result;
-      if (result.status === 401 && k < keys.length - 1) continue; // fall back to the other key, never on 403
-      if (result.status !== 401 && this.options.apiKeyNext !== undefined) this.keyState.preferred = which;
-      if ((result.status >= 200 && result.status < 300) || allow.includes(result.status)) return result;
-      const body = result.body && typeof result.body === "object" ? (result.body as Record<string, unknown>) : undefined;
+      if ("retry" in result) return result;
+      const status = result.status;
+      if (status === 401 && k < keys.length - 1) continue;
+      if (status !== 401 && apiKeyNext !== undefined) this.keyState.preferred = which;
+      if ((status >= 200 && status < 300) || allow.includes(status)) return result;
+      const b = (result.body && typeof result.body === "object" ? result.body : {}) as Record<string, unknown>;
+      const text = (v: unknown) => (typeof v === "string" ? v : undefined);
       const error = new ScimResponseError(
-        result.status,
-        body
-          ? {
-              ...(typeof body.status === "string" || typeof body.status === "number" ? { status: body.status } : {}),
-              ...(typeof body.scimType === "string" ? { scimType: body.scimType } : {}),
-              ...(typeof body.detail === "string" ? { detail: body.detail } : {}),
-            }
-          : undefined,
+        status,
+        {
+          status: typeof b.status === "number" ? b.status : text(b.status),
+          scimType: text(b.scimType),
+          detail: text(b.detail),
+        },
         { method: req.method, path: req.path },
       );
-      if (result.status === 429 || result.status >= 500) {
-        return new RetryableFailure(error, parseRetryAfter(result.headers.get("retry-after"), this.clock.now()));
-      }
+      if (status === 429 || status >= 500) return { retry: error, retryAfterMs: parseRetryAfter(result.headers.get("retry-after"), this.clock.now()) };
       throw error;
     }
-    /* c8 ignore next */
-    throw new Error("unreachable");
   }
 
-  private async send(req: ScimRequest, key: string, attempt: number): Promise<ScimResponse | RetryableFailure> {
-    await this.rateLimit();
-    const headers: Record<string, string> = {
-      accept: ACCEPT,
-      ...(req.headers ?? {}),
-      authorization: `Bearer ${key}`,
-    };
+  private async send(req: ScimRequest, key: string, attempt: number): Promise<ScimResponse | Retryable> {
+    await this.throttle();
+    const {
+      deadline,
+      setTimer = (fn: () => void, ms: number) => setTimeout(fn, ms),
+      clearTimer = (h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    } = this.options;
+    const what = `scim ${req.method} ${req.path}`;
+    const headers: Record<string, string> = { accept: `${SCIM_MEDIA_TYPE}, application/json`, ...req.headers, authorization: `Bearer ${key}` };
     let body: string | undefined;
     if (req.body !== undefined) {
       headers["content-type"] = SCIM_MEDIA_TYPE;
@@ -261,10 +225,8 @@ export class ScimTransport {
     }
     const controller = new AbortController();
     let timedOut = false;
-    let timeout = this.timeoutMs;
-    if (this.options.deadline !== undefined) timeout = Math.max(1, Math.min(timeout, this.options.deadline - this.clock.now()));
-    const setTimer = this.options.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms));
-    const clearTimer = this.options.clearTimer ?? ((h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>));
+    let timeout = this.options.timeoutMs ?? 60_000;
+    if (deadline !== undefined) timeout = Math.max(1, Math.min(timeout, deadline - this.clock.now()));
     const timer = setTimer(() => {
       timedOut = true;
       controller.abort();
@@ -287,28 +249,40 @@ export class ScimTransport {
         text = await res.text();
       } catch (cause) {
         report(0);
-        if (timedOut) {
-          return new RetryableFailure(
-            new ProvisioningError("SCIM_TIMEOUT", `scim ${req.method} ${req.path} timed out after ${timeout} ms`, { cause: scrub(cause, this.secrets()) }),
-            undefined,
-          );
-        }
-        return new RetryableFailure(
-          new ProvisioningError("SCIM_NETWORK", `scim ${req.method} ${req.path} failed: ${describe(cause, this.secrets())}`, { cause: scrub(cause, this.secrets()) }),
-          undefined,
-        );
+        const keys = [this.options.apiKey, this.options.apiKeyNext ?? ""];
+        const scrubbed = { cause: scrub(cause, keys) };
+        return {
+          retry: timedOut
+            ? new ProvisioningError("SCIM_TIMEOUT", `${what} timed out after ${timeout} ms`, scrubbed)
+            : new ProvisioningError("SCIM_NETWORK", `${what} failed: ${describe(cause, keys)}`, scrubbed),
+        };
       }
       report(res.status);
-      const parsed = parseBody(res, text, req);
+      const parsed = parseBody(res, text, what);
       const etag = res.headers.get("etag");
       return { status: res.status, headers: res.headers, body: parsed, ...(etag !== null ? { etag } : {}) };
     } finally {
       clearTimer(timer);
     }
   }
+}
+
+/** {@link ScimTransportBase} with the optional client-side rate limit (`rateLimitPerSecond`). */
+export class ScimTransport extends ScimTransportBase {
+  private limiter: Promise<void> = Promise.resolve();
+  private tokens: number;
+  private lastRefill: number;
+
+  constructor(options: TransportOptions) {
+    super(options);
+    const rate = options.rateLimitPerSecond;
+    if (rate !== undefined && !(rate > 0)) throw new TypeError(`"rateLimitPerSecond" must be a positive number`);
+    this.tokens = rate !== undefined ? Math.max(1, rate) : 0;
+    this.lastRefill = this.clock.now();
+  }
 
   /** token bucket: capacity = max(1, rate), refilled over the injected clock */
-  private rateLimit(): Promise<void> {
+  protected override throttle(): Promise<void> {
     const rate = this.options.rateLimitPerSecond;
     if (rate === undefined) return Promise.resolve();
     const capacity = Math.max(1, rate);
@@ -330,28 +304,23 @@ export class ScimTransport {
   }
 }
 
-function parseBody(res: Response, text: string, req: ScimRequest): unknown {
+function parseBody(res: Response, text: string, what: string): unknown {
   if (text.trim() === "") return undefined;
   const type = (res.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-  const isJson = type === "" || JSON_TYPES.includes(type) || type.endsWith("+json");
-  if (!isJson) {
-    if (res.status >= 400) return undefined; // an HTML error page: the status says enough
-    throw new ProvisioningError("SCIM_INVALID_RESPONSE", `scim ${req.method} ${req.path} answered with "${type}" instead of JSON`);
-  }
   try {
+    if (!JSON_TYPES.includes(type) && !type.endsWith("+json")) throw new Error(`"${type}" instead of JSON`);
     return JSON.parse(text);
   } catch (cause) {
-    if (res.status >= 400) return undefined;
-    throw new ProvisioningError("SCIM_INVALID_RESPONSE", `scim ${req.method} ${req.path} answered with invalid JSON`, { cause });
+    if (res.status >= 400) return undefined; // an HTML error page: the status says enough
+    throw new ProvisioningError("SCIM_INVALID_RESPONSE", `${what} answered with ${cause instanceof SyntaxError ? "invalid JSON" : (cause as Error).message}`, { cause });
   }
 }
 
 /** a short description of a network failure, without the key */
 function describe(cause: unknown, keys: string[]): string {
-  const e = cause as { message?: unknown; cause?: { code?: unknown; message?: unknown } } | undefined;
-  const inner = e?.cause && typeof e.cause.code === "string" ? ` (${e.cause.code})` : "";
-  const msg = typeof e?.message === "string" ? e.message : String(cause);
-  return redact(`${msg}${inner}`, keys).toLowerCase();
+  const e = cause as { message?: unknown; cause?: { code?: unknown } } | undefined;
+  const inner = typeof e?.cause?.code === "string" ? ` (${e.cause.code})` : "";
+  return redact(`${typeof e?.message === "string" ? e.message : String(cause)}${inner}`, keys).toLowerCase();
 }
 
 function redact(s: string, keys: string[]): string {
@@ -362,18 +331,10 @@ function redact(s: string, keys: string[]): string {
 function scrub(cause: unknown, keys: string[]): unknown {
   try {
     const e = cause as { message?: unknown; stack?: unknown; cause?: unknown };
-    const text = `${String(e?.message ?? "")}${String(e?.stack ?? "")}${safeJson(e?.cause)}`;
+    const text = `${String(e?.message ?? "")}${String(e?.stack ?? "")}${e?.cause === undefined ? "" : JSON.stringify(e.cause)}`;
     if (keys.some((k) => k && text.includes(k))) return new Error(redact(String(e?.message ?? "network error"), keys));
   } catch {
     return undefined;
   }
   return cause;
-}
-
-function safeJson(v: unknown): string {
-  try {
-    return v === undefined ? "" : JSON.stringify(v) ?? "";
-  } catch {
-    return "";
-  }
 }
