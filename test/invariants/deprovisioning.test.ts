@@ -153,4 +153,3 @@ describe("deprovisioning stops with exit 3 or 5 when the source read is incomple
     await refused(d, 3);
   });
 });
-});
