@@ -17,7 +17,7 @@ import type { ProvisioningConfig } from "../../src/config/types.js";
 import type { Directory } from "../../src/sync/directory.js";
 import { runSync, type RunSyncOptions, type SyncRunResult } from "../../src/sync/run.js";
 import { fakeApi, type FakeApi } from "../action/fakes.js";
-import { startSandbox, type SandboxHandle } from "../helpers/sandbox.js";
+import { startSandbox, type AuditEntry, type SandboxHandle } from "../helpers/sandbox.js";
 
 export const CONNECTION = "acme-saml";
 
@@ -99,7 +99,7 @@ export interface World {
   groups(): Promise<Record<string, { id: string; members: string[] }>>;
   /** highest audit seq so far */
   seq(): Promise<number>;
-  writesSince(seq: number): Promise<{ seq: number; method: string; path: string; status: number; summary: string }[]>;
+  writesSince(seq: number): Promise<AuditEntry[]>;
   /** clear the Catalog, the ledger, the state and every login's memory */
   reset(options?: WorldOptions): Promise<void>;
   close(): Promise<void>;
@@ -126,7 +126,7 @@ export function loginEvent(p: Person, groups: string[], secrets: Record<string, 
 
 /** Wraps `fetch` and records every request (method, URL, parsed JSON body). */
 export function recordingFetch(into: RecordedRequest[], inner: typeof fetch = globalThis.fetch): typeof fetch {
-  return (async (input: RequestInfo | URL, init?: RequestInit) => {
+  return (async (input: string | URL | Request, init?: RequestInit) => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     const method = (init?.method ?? (typeof input === "object" && "method" in input ? input.method : "GET")).toUpperCase();
     let body: unknown;
