@@ -146,6 +146,8 @@ export class ActionHarness {
   private current: RunContext | undefined;
   private module: { exports: Record<string, unknown> } | undefined;
   private context: vm.Context | undefined;
+  /** console lines written outside a run (while the bundle loads) */
+  readonly loadLogs: string[] = [];
 
   constructor(options: HarnessOptions = {}) {
     this.options = options;
@@ -403,7 +405,7 @@ export class ActionHarness {
     };
     const line = (...args: unknown[]): void => {
       const text = args.map((a) => (typeof a === "string" ? a : safeInspect(a))).join(" ");
-      (this.current?.logs ?? orphanLogs).push(text);
+      (this.current?.logs ?? this.loadLogs).push(text);
     };
     const console = { log: line, info: line, warn: line, error: line, debug: line, trace: line };
     const sandbox: Record<string, unknown> = {
@@ -442,8 +444,6 @@ export class ActionHarness {
     return context;
   }
 }
-
-const orphanLogs: string[] = [];
 
 function safeInspect(v: unknown): string {
   if (v instanceof Error || (v && typeof v === "object" && "stack" in v && "message" in v)) return String((v as Error).stack ?? (v as Error).message);
