@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ProvisioningError } from "../../src/errors.js";
 import { startSandbox, type SandboxHandle } from "../helpers/sandbox.js";
 import { CATALOG_GROUPS, createWorkspace, lastSeq, makeDirectory, writesSince, type Workspace } from "./harness.js";
+
+// these tests spawn processes (sandbox, CLI): allow for a loaded CI machine
+vi.setConfig({ testTimeout: 240_000, hookTimeout: 120_000 });
 
 let sandbox: SandboxHandle;
 let ws: Workspace;
@@ -117,6 +120,11 @@ describe("sync CLI", () => {
     const refused = await ws.cli([]);
     expect(refused.code).toBe(3);
     expect(await writesSince(sandbox, seq)).toEqual([]);
+    // a dry run shows the plan and the refusal apply would meet
+    const dry = await ws.run({ dryRun: true });
+    expect(dry.targets[0]!.refused?.code).toBe("SYNC_GUARD_DELETIONS");
+    expect(dry.summary.skippedByGuards).toBe(dry.targets[0]!.plan.operations.length);
+    expect(dry.summary.ok).toBe(false);
     const n = allowHint(refused.stderr, "--allow-deletions");
     const allowed = await ws.cli(["--allow-deletions", n, "--json"]);
     expect(allowed.code).toBe(0);

@@ -1,5 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createWorkspace, lastSeq, makeDirectory, writesSince, type Workspace } from "./harness.js";
+
+// these tests spawn processes (sandbox, CLI): allow for a loaded CI machine
+vi.setConfig({ testTimeout: 240_000, hookTimeout: 120_000 });
 
 describe("sync end to end, file source → sandbox (live)", () => {
   let ws: Workspace;

@@ -1,7 +1,10 @@
 import { spawn } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { ScimUser } from "../../src/scim/types.js";
 import { createWorkspace, lastSeq, MAPPING, writesSince, type Workspace } from "./harness.js";
+
+// these tests spawn processes (sandbox, CLI): allow for a loaded CI machine
+vi.setConfig({ testTimeout: 240_000, hookTimeout: 120_000 });
 
 function ldapSourceYaml(mode: "live" | "snapshot"): string {
   const base = inject("ldapBaseDn");

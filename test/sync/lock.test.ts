@@ -2,9 +2,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ProvisioningError, ExitCode } from "../../src/errors.js";
 import { acquireLock } from "../../src/sync/lock.js";
+
+// these tests spawn processes (sandbox, CLI): allow for a loaded CI machine
+vi.setConfig({ testTimeout: 240_000, hookTimeout: 120_000 });
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];

@@ -1,6 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { startSandbox, type SandboxHandle } from "../helpers/sandbox.js";
 import { CATALOG_GROUPS, createWorkspace, lastSeq, writesSince, type Workspace } from "./harness.js";
+
+// these tests spawn processes (sandbox, CLI): allow for a loaded CI machine
+vi.setConfig({ testTimeout: 240_000, hookTimeout: 120_000 });
 
 let sandbox: SandboxHandle;
 let ws: Workspace;
