@@ -230,66 +230,76 @@ async function runSingle(
     }
     const resolved: SyncOperation = { ...op, members: values.map((scimId) => ({ scimId })) };
     await options.hooks?.beforeOperation?.(index, resolved);
+    let outcome: OperationOutcome;
     try {
       const r = await client.patchGroupMembers(op.groupId, { add: values }, { batchSize });
       const failed = r.failed.map((f) => f.value);
-      await finish({
+      outcome = {
         ...base,
         status: failed.length > 0 ? "failed" : "done",
         members: { added: r.added, removed: [], failed, skipped },
         ...(failed.length > 0 ? { error: `${failed.length} member value(s) refused`, ...statusOf(r.failed[0]!.error) } : {}),
-      });
+      };
     } catch (e) {
-      await finish({ ...base, status: "failed", members: { added: [], removed: [], failed: values, skipped }, ...errorOf(e) });
+      outcome = { ...base, status: "failed", members: { added: [], removed: [], failed: values, skipped }, ...errorOf(e) };
     }
+    await finish(outcome);
     return;
   }
   if (op.op === "removeMembers") {
     await options.hooks?.beforeOperation?.(index, op);
+    let outcome: OperationOutcome;
     try {
       const r = await client.patchGroupMembers(op.groupId, { remove: op.scimIds }, { batchSize });
       const failed = r.failed.map((f) => f.value);
-      await finish({
+      outcome = {
         ...base,
         status: failed.length > 0 ? "failed" : "done",
         members: { added: [], removed: r.removed, failed, skipped: [] },
         ...(failed.length > 0 ? { error: `${failed.length} member value(s) refused`, ...statusOf(r.failed[0]!.error) } : {}),
-      });
+      };
     } catch (e) {
-      await finish({ ...base, status: "failed", members: { added: [], removed: [], failed: op.scimIds, skipped: [] }, ...errorOf(e) });
+      outcome = { ...base, status: "failed", members: { added: [], removed: [], failed: op.scimIds, skipped: [] }, ...errorOf(e) };
     }
+    await finish(outcome);
     return;
   }
   await options.hooks?.beforeOperation?.(index, op);
+  // the outcome is settled first, then reported: a failing hook must not turn a done operation into a failed one
+  let outcome: OperationOutcome;
   try {
-    switch (op.op) {
-      case "createUser": {
-        const user = await client.createUser({ ...op.user, externalId: op.externalId });
-        await finish({ ...base, status: "done", scimId: user.id, user });
-        return;
-      }
-      case "adoptUser":
-      case "updateUser": {
-        const user = op.patch.length > 0 ? await client.patchUser(op.scimId, op.patch) : undefined;
-        await finish({ ...base, status: "done", scimId: op.scimId, ...(user ? { user } : {}) });
-        return;
-      }
-      case "reactivateUser": {
-        const user = await client.patchUser(op.scimId, [{ op: "replace", path: "active", value: true }]);
-        await finish({ ...base, status: "done", scimId: op.scimId, ...(user ? { user } : {}) });
-        return;
-      }
-      case "deactivateUser":
-        await client.deactivateUser(op.scimId);
-        await finish({ ...base, status: "done", scimId: op.scimId });
-        return;
-      case "deleteUser":
-        await client.deleteUser(op.scimId);
-        await finish({ ...base, status: "done", scimId: op.scimId });
-        return;
-    }
+    outcome = await sendUserOperation(client, op, base);
   } catch (e) {
-    await finish({ ...base, status: "failed", ...("scimId" in op ? { scimId: op.scimId } : {}), ...errorOf(e) });
+    outcome = { ...base, status: "failed", ...("scimId" in op ? { scimId: op.scimId } : {}), ...errorOf(e) };
+  }
+  await finish(outcome);
+}
+
+async function sendUserOperation(
+  client: ScimClientApi,
+  op: Exclude<SyncOperation, { op: "addMembers" } | { op: "removeMembers" }>,
+  base: { index: number; operation: SyncOperation },
+): Promise<OperationOutcome> {
+  switch (op.op) {
+    case "createUser": {
+      const user = await client.createUser({ ...op.user, externalId: op.externalId });
+      return { ...base, status: "done", scimId: user.id, user };
+    }
+    case "adoptUser":
+    case "updateUser": {
+      const user = op.patch.length > 0 ? await client.patchUser(op.scimId, op.patch) : undefined;
+      return { ...base, status: "done", scimId: op.scimId, ...(user ? { user } : {}) };
+    }
+    case "reactivateUser": {
+      const user = await client.patchUser(op.scimId, [{ op: "replace", path: "active", value: true }]);
+      return { ...base, status: "done", scimId: op.scimId, ...(user ? { user } : {}) };
+    }
+    case "deactivateUser":
+      await client.deactivateUser(op.scimId);
+      return { ...base, status: "done", scimId: op.scimId };
+    case "deleteUser":
+      await client.deleteUser(op.scimId);
+      return { ...base, status: "done", scimId: op.scimId };
   }
 }
 

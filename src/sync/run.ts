@@ -125,7 +125,8 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
   const endpoints = targets.map((t) => catalogEndpoint(t, env, config));
   const planIn = options.planIn !== undefined ? readPlanFile(options.planIn) : undefined;
 
-  const lock: RunLock | undefined = dryRun && mode === "live" ? undefined : acquireLock(policy.lockPath);
+  // a dry run takes the lock too: it reads the ledger (and may fold its journal) and the snapshot
+  const lock: RunLock = acquireLock(policy.lockPath);
   const ledgerStore = new LedgerStore(policy.ledgerPath);
   const results: TargetRunResult[] = [];
   const progress = options.progress ?? silentProgress;
@@ -225,7 +226,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
     try {
       ledgerStore.flush();
     } finally {
-      lock?.release();
+      lock.release();
       await cliFetch?.close().catch(() => undefined);
     }
   }
