@@ -101,24 +101,20 @@ export interface ProvisioningErrorOptions {
 
 /** Our own failures: one class, a closed union of codes. */
 export class ProvisioningError extends Error {
-  readonly code: ErrorCode;
-  readonly publicReason: string;
-  readonly file?: string;
-  readonly line?: number;
-  readonly column?: number;
-  readonly hint?: string;
-  readonly details?: Record<string, unknown>;
+  declare readonly code: ErrorCode;
+  declare readonly publicReason: string;
+  declare readonly file?: string;
+  declare readonly line?: number;
+  declare readonly column?: number;
+  declare readonly hint?: string;
+  declare readonly details?: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, options: ProvisioningErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const { cause, publicReason = "provisioning failed", ...where } = options;
+    super(message, cause === undefined ? undefined : { cause });
     this.name = "ProvisioningError";
-    this.code = code;
-    this.publicReason = options.publicReason ?? "provisioning failed";
-    if (options.file !== undefined) this.file = options.file;
-    if (options.line !== undefined) this.line = options.line;
-    if (options.column !== undefined) this.column = options.column;
-    if (options.hint !== undefined) this.hint = options.hint;
-    if (options.details !== undefined) this.details = options.details;
+    // file, line, column, hint and details only when given
+    for (const [k, v] of Object.entries({ ...where, code, publicReason })) if (v !== undefined) Object.assign(this, { [k]: v });
   }
 
   /** the CLI exit code for this error */
@@ -147,33 +143,29 @@ export class ConfigError extends ProvisioningError {
  * @see https://datatracker.ietf.org/doc/html/rfc7644#section-3.12
  */
 export class ScimResponseError extends Error {
-  readonly status: string | number;
-  readonly httpStatus: number;
-  readonly scimType?: string;
-  readonly detail?: string;
-  readonly method?: string;
+  declare readonly status: string | number;
+  declare readonly httpStatus: number;
+  declare readonly scimType?: string;
+  declare readonly detail?: string;
+  declare readonly method?: string;
   /** request path without the query string (never contains the key) */
-  readonly path?: string;
+  declare readonly path?: string;
 
   constructor(
     httpStatus: number,
-    body: { status?: string | number; scimType?: string; detail?: string } | undefined,
+    body: { status?: string | number | undefined; scimType?: string | undefined; detail?: string | undefined } | undefined,
     request: { method?: string; path?: string } = {},
     options: { cause?: unknown } = {},
   ) {
     const scimType = body?.scimType;
     const detail = body?.detail;
     super(
-      `scim ${request.method ?? "request"} ${request.path ?? ""} failed with ${httpStatus}${scimType ? ` "${scimType}"` : ""}${detail ? `: ${truncate(detail, 200)}` : ""}`,
+      `scim ${request.method ?? "request"} ${request.path ?? ""} failed with ${httpStatus}${scimType ? ` "${scimType}"` : ""}${detail ? `: ${detail.length > 200 ? `${detail.slice(0, 200)}…` : detail}` : ""}`,
       options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.name = "ScimResponseError";
-    this.httpStatus = httpStatus;
-    this.status = body?.status ?? httpStatus;
-    if (scimType !== undefined) this.scimType = scimType;
-    if (detail !== undefined) this.detail = detail;
-    if (request.method !== undefined) this.method = request.method;
-    if (request.path !== undefined) this.path = request.path;
+    const fields = { httpStatus, status: body?.status ?? httpStatus, scimType, detail, method: request.method, path: request.path };
+    for (const [k, v] of Object.entries(fields)) if (v !== undefined) Object.assign(this, { [k]: v });
   }
 
   /** a 409 `uniqueness`: the resource already exists and may be adopted */
@@ -190,8 +182,4 @@ export function isUniquenessError(e: unknown): e is ScimResponseError {
 export function exitCodeOf(e: unknown): ExitCode {
   if (e instanceof ProvisioningError) return e.exitCode;
   return ExitCode.OPERATIONS_FAILED;
-}
-
-function truncate(s: string, n: number): string {
-  return s.length > n ? `${s.slice(0, n)}…` : s;
 }

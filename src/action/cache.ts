@@ -4,6 +4,7 @@
  * - GROUPS_KEY: per target, Catalog group ids by displayName, Bulk support, the key that worked;
  * - BREAKER_KEY: per target, consecutive failures and the time the circuit stays open until.
  */
+import type { Capabilities } from "../scim/types.js";
 import type { PostLoginApi } from "./auth0-types.js";
 
 export const GROUPS_KEY = "catalog-provisioning:groups";
@@ -60,4 +61,22 @@ export function writeEntry<T>(api: PostLoginApi, key: string, target: string, va
   } catch {
     // the cache is an optimisation: never let it break a login
   }
+}
+
+/** the boolean capabilities, at positions 3 to 7 of the packed array */
+const FLAGS = ["etag", "userGroups", "memberFilter", "userNameCaseInsensitive", "orFilter"] as const;
+
+/**
+ * Capabilities as a short array for the cache entry:
+ * [bulk supported, bulk maxOperations, bulk maxPayloadSize, ...FLAGS as 0/1, pageCap].
+ */
+export function packCapabilities(c: Capabilities): number[] {
+  return [+c.bulk.supported, c.bulk.maxOperations, c.bulk.maxPayloadSize, ...FLAGS.map((k) => +c[k]), c.pageCap];
+}
+
+export function unpackCapabilities(a: unknown): Capabilities | undefined {
+  if (!Array.isArray(a) || a.length !== 9 || !a.every((x) => typeof x === "number")) return undefined;
+  const caps = { bulk: { supported: a[0] === 1, maxOperations: a[1], maxPayloadSize: a[2] }, pageCap: a[8] } as Capabilities;
+  FLAGS.forEach((k, i) => (caps[k] = a[3 + i] === 1));
+  return caps;
 }

@@ -11,18 +11,31 @@ import { extractAnchor } from "../claims/anchor.js";
 import { extractGroups } from "../claims/groups.js";
 import { mapAttributes } from "../claims/profile.js";
 import { normalizeUserName } from "../identity.js";
-import type { BulkOperation, Capabilities, ScimUser } from "../scim/types.js";
+import { addMembers, patchRequest } from "../scim/patch.js";
+import type { BulkOperation, Capabilities, ScimUser, ScimUserInput } from "../scim/types.js";
 import type { ActionScimApi } from "./scim-lite.js";
-import { SCHEMA_PATCH_OP } from "../scim/types.js";
 import type { PostLoginApi, PostLoginEvent } from "./auth0-types.js";
-import { BREAKER_KEY, BREAKER_TTL_MS, GROUPS_KEY, GROUPS_TTL_MS, readEntry, writeEntry, type BreakerEntry, type TargetGroupsEntry } from "./cache.js";
+import {
+  BREAKER_KEY,
+  BREAKER_TTL_MS,
+  GROUPS_KEY,
+  GROUPS_TTL_MS,
+  readEntry,
+  unpackCapabilities,
+  packCapabilities,
+  writeEntry,
+  type BreakerEntry,
+  type TargetGroupsEntry,
+} from "./cache.js";
 import { parseAppliedState, planLogin, type AppliedState, type JitStep, type Lookups, type PlanInput } from "./plan.js";
+
+export { packCapabilities, unpackCapabilities } from "./cache.js";
 
 /** What the executor hands to the SCIM client factory (a subset of the transport options). */
 export interface ClientOptions {
   baseUrl: string;
   apiKey: string;
-  apiKeyNext?: string;
+  apiKeyNext?: string | undefined;
   fetch: typeof fetch;
   timeoutMs: number;
   retries: number;
@@ -30,10 +43,10 @@ export interface ClientOptions {
   deadline: number;
   keyState: { preferred?: "next" | "current" };
   clock: { now(): number };
-  sleep?: (ms: number) => Promise<void>;
+  sleep?: ((ms: number) => Promise<void>) | undefined;
   random: () => number;
   /** capabilities remembered in the cache: no discovery requests */
-  capabilities?: Capabilities;
+  capabilities?: Capabilities | undefined;
 }
 
 export interface ExecutorDeps {
@@ -77,6 +90,7 @@ export interface LoginSummary {
 }
 
 const MODE_KEY = "catalog_provisioning";
+const NO_ANCHOR = 'no "externalId" anchor for this login';
 const MAX_STEPS = 8;
 const DEFAULT_CONNECTION: ConnectionConfig = { lifecycle: "sync", anchor: "user_id", mode: "on" };
 
@@ -176,27 +190,26 @@ async function provision(
   const user = event.user as unknown as Record<string, unknown>;
 
   // claims → mapping
-  const claim = extractGroups(user, event.connection.strategy, {
-    ...(connection.groupsClaim !== undefined ? { groupsClaim: connection.groupsClaim } : {}),
-    ...(connection.splitGroups !== undefined ? { splitGroups: connection.splitGroups } : {}),
-    ...(connection.groupsCap !== undefined ? { groupsCap: connection.groupsCap } : {}),
-  });
+  // groupsClaim, splitGroups, groupsCap
+  const claim = extractGroups(user, event.connection.strategy, connection);
   const excludedGroups = new Set(target.exclude.groups.map((g) => g.toLowerCase()));
-  const managed = managedCatalogGroups(target.groups).filter((g) => !excludedGroups.has(g.toLowerCase()));
-  const desired = resolveMapping(target.groups, claim.groups).catalogGroups.filter((g) => !excludedGroups.has(g.toLowerCase()));
+  const notExcluded = (groups: string[]) => groups.filter((g) => !excludedGroups.has(g.toLowerCase()));
+  const managed = notExcluded(managedCatalogGroups(target.groups));
+  const desired = notExcluded(resolveMapping(target.groups, claim.groups).catalogGroups);
   const anchor = extractAnchor(event.user, event.connection.name, connection.anchor);
   const attributes = mapAttributes(user, config.attributes);
 
-  if (login.tokenClaim.enabled && login.tokenClaim.name) {
-    if (login.tokenClaim.idToken) api.idToken.setCustomClaim(login.tokenClaim.name, desired);
-    if (login.tokenClaim.accessToken) api.accessToken.setCustomClaim(login.tokenClaim.name, desired);
+  const claimOut = login.tokenClaim;
+  if (claimOut.enabled && claimOut.name) {
+    if (claimOut.idToken) api.idToken.setCustomClaim(claimOut.name, desired);
+    if (claimOut.accessToken) api.accessToken.setCustomClaim(claimOut.name, desired);
   }
   const excludedUsers = new Set(target.exclude.users.map((u) => u.toLowerCase()));
   if ((attributes.userName && excludedUsers.has(normalizeUserName(attributes.userName))) || (anchor && excludedUsers.has(anchor.toLowerCase()))) {
     summary.path = "skipped";
     return;
   }
-  if (!anchor) throw new ProvisioningError("ACTION_INTERNAL", 'no "externalId" anchor for this login');
+  if (!anchor) throw new ProvisioningError("ACTION_INTERNAL", NO_ANCHOR);
 
   const state = parseAppliedState(event.user.app_metadata?.[login.metadataKey]);
   const cached = readEntry<TargetGroupsEntry>(api, GROUPS_KEY, target.name) ?? { i: {} };
@@ -236,12 +249,10 @@ async function provision(
     throw new ProvisioningError("SCIM_CIRCUIT_OPEN", "the catalog circuit is open", { publicReason: login.denyReason });
   }
 
-  const baseUrl = event.secrets[target.secrets.url];
-  const apiKey = event.secrets[target.secrets.apiKey];
-  const apiKeyNext = event.secrets[target.secrets.apiKeyNext];
-  if (!baseUrl || !apiKey) {
-    throw new ProvisioningError("CONFIG_MISSING_SECRET", `secret "${!baseUrl ? target.secrets.url : target.secrets.apiKey}" is not set`);
-  }
+  const names = target.secrets;
+  const baseUrl = event.secrets[names.url];
+  const apiKey = event.secrets[names.apiKey];
+  if (!baseUrl || !apiKey) throw new ProvisioningError("CONFIG_MISSING_SECRET", `secret "${baseUrl ? names.apiKey : names.url}" is not set`);
 
   const deadline = started + login.budgetMs;
   const keyState: { preferred?: "next" | "current" } = {};
@@ -251,10 +262,11 @@ async function provision(
     summary.requests++;
     return baseFetch(url, init);
   };
+  // undefined values count as absent for the transport
   const client = deps.createClient({
     baseUrl,
     apiKey,
-    ...(apiKeyNext ? { apiKeyNext } : {}),
+    apiKeyNext: event.secrets[names.apiKeyNext] || undefined,
     fetch: countingFetch,
     timeoutMs: Math.max(1, Math.min(login.requestTimeoutMs, login.budgetMs)),
     retries: 2,
@@ -262,26 +274,22 @@ async function provision(
     deadline,
     keyState,
     clock: { now: () => deps.now() },
-    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    sleep: deps.sleep,
     random: () => deps.random(),
-    ...(caps ? { capabilities: caps } : {}),
+    capabilities: caps,
   });
 
   /** one sequential round trip, bounded by what is left of the budget */
   const round = async <T>(fn: () => Promise<T>): Promise<T> => {
     const left = deadline - deps.now();
-    if (left <= 0) throw new ProvisioningError("SCIM_BUDGET_EXHAUSTED", "the login budget is spent");
+    const spent = () => new ProvisioningError("SCIM_BUDGET_EXHAUSTED", "the login budget is spent");
+    if (left <= 0) throw spent();
     const before = summary.requests;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      return await Promise.race([
-        fn(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new ProvisioningError("SCIM_BUDGET_EXHAUSTED", "the login budget is spent")), left);
-        }),
-      ]);
+      return await Promise.race([fn(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(spent()), left)))]);
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
+      clearTimeout(timer);
       if (summary.requests > before) summary.rounds++;
     }
   };
@@ -415,14 +423,10 @@ function shadowStop(summary: LoginSummary, step: JitStep): void {
   if (step.kind === "apply") summary.shadowStep = `${step.path}:u${step.userOps.length}+${step.adds.length}-${step.removes.length}`;
 }
 
-async function createWithBulk(client: ActionScimApi, user: import("../scim/types.js").ScimUserInput, groups: string[]): Promise<Lookups["created"]> {
+async function createWithBulk(client: ActionScimApi, user: ScimUserInput, groups: string[]): Promise<Lookups["created"]> {
   const ops: BulkOperation[] = [
     { method: "POST", bulkId: "u", path: "/Users", data: user },
-    ...groups.map((id) => ({
-      method: "PATCH" as const,
-      path: `/Groups/${id}`,
-      data: { schemas: [SCHEMA_PATCH_OP], Operations: [{ op: "add", path: "members", value: [{ value: "bulkId:u" }] }] },
-    })),
+    ...groups.map((id) => ({ method: "PATCH" as const, path: `/Groups/${id}`, data: patchRequest([addMembers(["bulkId:u"])]) })),
   ];
   const results = await client.bulk(ops, { failOnErrors: ops.length });
   const first = results[0];
@@ -503,24 +507,4 @@ async function applyStep(
     summary.error = errorCode(failed);
   }
   return record;
-}
-
-/** Capabilities as a short array for the cache entry. */
-export function packCapabilities(c: Capabilities): number[] {
-  const b = (x: boolean) => (x ? 1 : 0);
-  return [b(c.bulk.supported), c.bulk.maxOperations, c.bulk.maxPayloadSize, b(c.etag), b(c.userGroups), b(c.memberFilter), b(c.userNameCaseInsensitive), b(c.orFilter), c.pageCap];
-}
-
-export function unpackCapabilities(a: unknown): Capabilities | undefined {
-  if (!Array.isArray(a) || a.length !== 9 || !a.every((x) => typeof x === "number")) return undefined;
-  const n = a as number[];
-  return {
-    bulk: { supported: n[0] === 1, maxOperations: n[1]!, maxPayloadSize: n[2]! },
-    etag: n[3] === 1,
-    userGroups: n[4] === 1,
-    memberFilter: n[5] === 1,
-    userNameCaseInsensitive: n[6] === 1,
-    orFilter: n[7] === 1,
-    pageCap: n[8]!,
-  };
 }

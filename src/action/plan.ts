@@ -161,23 +161,30 @@ export function userToCreate(facts: LoginFacts): ScimUserInput {
 export function attributeOps(existing: ScimUser, facts: LoginFacts): PatchOperation[] {
   const a = facts.attributes;
   const ops: PatchOperation[] = [];
-  if (a.userName && !sameUserName(existing.userName, a.userName)) ops.push({ op: "replace", path: "userName", value: a.userName });
-  if (a.givenName && existing.name?.givenName !== a.givenName) ops.push({ op: "replace", path: "name.givenName", value: a.givenName });
-  if (a.familyName && existing.name?.familyName !== a.familyName) ops.push({ op: "replace", path: "name.familyName", value: a.familyName });
-  if (a.displayName && existing.displayName !== a.displayName) ops.push({ op: "replace", path: "displayName", value: a.displayName });
+  const replace = (path: string, value: string | undefined, current: string | undefined, same = (x?: string, y?: string) => x === y) => {
+    if (value && !same(current, value)) ops.push({ op: "replace", path, value });
+  };
+  replace("userName", a.userName, existing.userName, sameUserName);
+  replace("name.givenName", a.givenName, existing.name?.givenName);
+  replace("name.familyName", a.familyName, existing.name?.familyName);
+  replace("displayName", a.displayName, existing.displayName);
   if (a.email) {
     const emails = existing.emails ?? [];
     const work = emails.find((e) => e.type === "work");
-    const primary = emails.find((e) => e.primary === true);
-    const current = work ?? primary;
-    if (!current) {
-      ops.push({ op: "add", path: "emails", value: [{ value: a.email, type: "work", primary: true }] });
-    } else if (!sameUserName(current.value, a.email)) {
-      const path = work ? 'emails[type eq "work"].value' : "emails[primary eq true].value";
-      ops.push({ op: "replace", path, value: a.email });
-    }
+    const current = work ?? emails.find((e) => e.primary === true);
+    if (!current) ops.push({ op: "add", path: "emails", value: [{ value: a.email, type: "work", primary: true }] });
+    else replace(work ? 'emails[type eq "work"].value' : "emails[primary eq true].value", a.email, current.value, sameUserName);
   }
   return ops;
+}
+
+/** how the user of a login was found (a const enum: plain numbers in the bundle) */
+const enum How {
+  Returning,
+  Found,
+  Created,
+  AdoptedEmpty,
+  AdoptedEqual,
 }
 
 /** The next step of a login. */
@@ -200,17 +207,17 @@ export function planLogin(input: PlanInput): JitStep {
   for (const name of needNames) reads.push({ kind: "groupId", name });
 
   let user: ScimUser | undefined;
-  let how: "returning" | "found" | "created" | "adopted-empty" | "adopted-equal" | undefined;
+  let how: How | undefined;
   if (ownState && lookups.byId === undefined) {
     reads.push({ kind: "userById", id: ownState.u });
   } else if (ownState && lookups.byId) {
     user = lookups.byId;
-    how = "returning";
+    how = How.Returning;
   } else if (lookups.byExternalId === undefined) {
     reads.push({ kind: "userByExternalId", value: facts.anchor });
   } else if (lookups.byExternalId) {
     user = lookups.byExternalId;
-    how = ownState && ownState.u === user.id ? "returning" : "found";
+    how = ownState && ownState.u === user.id ? How.Returning : How.Found;
   }
   if (reads.length > 0) return { kind: "read", reads };
 
@@ -232,52 +239,51 @@ export function planLogin(input: PlanInput): JitStep {
       if (lookups.retryByExternalId === undefined && lookups.retryByUserName === undefined) return { kind: "read", reads: [{ kind: "retry" }] };
       if (lookups.retryByExternalId) {
         user = lookups.retryByExternalId;
-        how = "found";
+        how = How.Found;
       } else if (lookups.retryByUserName) {
         const decision = decideAdoption(lookups.retryByUserName, facts.anchor, input.domains);
         if (decision.kind === "conflict") return { kind: "conflict", reason: decision.reason, userId: lookups.retryByUserName.id };
         user = lookups.retryByUserName;
-        how = decision.reason === "externalId-empty" ? "adopted-empty" : "adopted-equal";
+        how = decision.reason === "externalId-empty" ? How.AdoptedEmpty : How.AdoptedEqual;
       } else {
         return { kind: "fail", code: "SCIM_USER_INVISIBLE", message: "the catalog refused the user as a duplicate but no lookup finds it" };
       }
     } else {
       user = created.user;
-      how = "created";
+      how = How.Created;
     }
   }
 
   // a stored id that now points to someone else's user is a conflict, never a takeover
   if (user.externalId && user.externalId !== facts.anchor) return { kind: "conflict", reason: "externalId-differs", userId: user.id };
-  if (how === "found" && (user.externalId ?? "") === "") how = "adopted-empty";
-  if (how === "found") how = "adopted-equal";
+  if (how === How.Found) how = user.externalId ? How.AdoptedEqual : How.AdoptedEmpty;
 
   // 4. the user's attributes and lifecycle
   const userOps: PatchOperation[] = [];
-  if (how === "adopted-empty") userOps.push({ op: "replace", path: "externalId", value: facts.anchor });
+  if (how === How.AdoptedEmpty) userOps.push({ op: "replace", path: "externalId", value: facts.anchor });
   if (user.active === false) {
     if (input.lifecycle === "sync") return { kind: "done", path: "inactive", record: undefined };
     userOps.push({ op: "replace", path: "active", value: true });
   }
-  if (how !== "created") userOps.push(...attributeOps(user, facts));
+  if (how !== How.Created) userOps.push(...attributeOps(user, facts));
 
   // 5. memberships
   let granted: string[];
   let current: string[] | undefined;
-  if (how === "created") {
+  if (how === How.Created) {
     granted = [];
     current = lookups.created && lookups.created !== "conflict" ? lookups.created.groupsAdded : [];
-  } else if (how === "returning" && ownState && ownState.u === user.id) {
+  } else if (how === How.Returning && ownState && ownState.u === user.id) {
     granted = ownState.g;
     current = user.groups ? user.groups.map((g) => g.value) : undefined;
   } else {
     // found without stored state: learn the current memberships the cheapest way
     // (an adopted user with an empty externalId holds nothing of ours: adds are idempotent, no read needed)
     if (user.groups) current = user.groups.map((g) => g.value);
-    else if (how === "adopted-equal" && lookups.userGroups === undefined) return { kind: "read", reads: [{ kind: "userGroups", userId: user.id }] };
+    else if (how === How.AdoptedEqual && lookups.userGroups === undefined) return { kind: "read", reads: [{ kind: "userGroups", userId: user.id }] };
     else current = lookups.userGroups ?? undefined;
     // a user carrying our anchor was provisioned by this project: its managed memberships are ours
-    granted = how === "adopted-equal" && current ? current.filter((id) => managedIds.has(id)) : [];
+    granted = how === How.AdoptedEqual && current ? current.filter((id) => managedIds.has(id)) : [];
   }
 
   const desired = new Set(desiredIds);
@@ -286,17 +292,17 @@ export function planLogin(input: PlanInput): JitStep {
   let removes: string[] = [];
   if (!facts.groupsUnknown) {
     removes = granted.filter((id) => !desired.has(id) && managedIds.has(id) && (current === undefined || current.includes(id)));
-    if (how === "adopted-equal" && current === undefined) {
+    if (how === How.AdoptedEqual && current === undefined) {
       const blind = [...managedIds].filter((id) => !desired.has(id));
       if (blind.length <= MAX_TARGETED_REMOVES) removes = blind;
     }
   }
   const removed = new Set(removes);
   const keep = granted.filter((id) => !removed.has(id) && (desired.has(id) || facts.groupsUnknown || !managedIds.has(id)));
-  const nextGranted = [...new Set([...keep, ...adds, ...(how === "created" ? desiredIds.filter((id) => have.has(id)) : [])])].sort();
+  const nextGranted = [...new Set([...keep, ...adds, ...(how === How.Created ? desiredIds.filter((id) => have.has(id)) : [])])].sort();
   const expiry = input.now + Math.round(input.ttlMs * (1 + input.ttlJitter * clamp(input.jitterSample)));
   const record: AppliedState = { v: 1, t: target, u: user.id, g: nextGranted, h: hash, x: expiry };
-  const path: LoginPath = how === "created" ? "created" : how === "returning" ? "returning" : "adopted";
+  const path: LoginPath = how === How.Created ? "created" : how === How.Returning ? "returning" : "adopted";
 
   if (userOps.length === 0 && adds.length === 0 && removes.length === 0) return { kind: "done", path, record };
   return { kind: "apply", path, userId: user.id, userOps, adds, removes, record };

@@ -59,7 +59,7 @@ export class ActionScimClient implements ActionScimApi {
   }
 
   async getUser(id: string): Promise<ScimUser | undefined> {
-    const res = await this.send({ method: "GET", path: `/Users/${encodeURIComponent(id)}` }, [404]);
+    const res = await this.send({ method: "GET", path: at("/Users/", id) }, [404]);
     return res.status === 404 ? undefined : user(res.body);
   }
 
@@ -78,7 +78,7 @@ export class ActionScimClient implements ActionScimApi {
   }
 
   async patchUser(id: string, operations: PatchOperation[]): Promise<ScimUser | undefined> {
-    const res = await this.send({ method: "PATCH", path: `/Users/${encodeURIComponent(id)}`, body: patchRequest(operations) }, [204]);
+    const res = await this.send({ method: "PATCH", path: at("/Users/", id), body: patchRequest(operations) }, [204]);
     return res.status === 204 ? undefined : (res.body as ScimUser);
   }
 
@@ -112,7 +112,7 @@ export class ActionScimClient implements ActionScimApi {
     const ops = [...(add.length ? [addMembers(add)] : []), ...remove.map((v) => removeMember(v))];
     const result: MemberPatchResult = { added: [], removed: [], failed: [], requests: 1 };
     try {
-      await this.send({ method: "PATCH", path: `/Groups/${encodeURIComponent(groupId)}`, query: { excludedAttributes: "members" }, body: patchRequest(ops) }, [204]);
+      await this.send({ method: "PATCH", path: at("/Groups/", groupId), query: { excludedAttributes: "members" }, body: patchRequest(ops) }, [204]);
       result.added = add;
       result.removed = remove;
     } catch (e) {
@@ -154,6 +154,11 @@ export class ActionScimClient implements ActionScimApi {
     if (!Array.isArray(ops)) throw new ProvisioningError("SCIM_INVALID_RESPONSE", `scim POST /Bulk did not return "Operations"`);
     return ops as BulkOperationResponse[];
   }
+}
+
+/** `/Users/{id}`, `/Groups/{id}` */
+function at(prefix: string, id: string): string {
+  return prefix + encodeURIComponent(id);
 }
 
 function user(body: unknown): ScimUser {

@@ -118,14 +118,14 @@ export function resolveMapping(mapping: GroupMapping, groups: readonly IdpGroup[
     }
     if (any) matchedRules.push(index);
   });
-  return { catalogGroups: [...granted].sort(compare), matchedRules };
+  return { catalogGroups: [...granted].sort(), matchedRules };
 }
 
 /** Every Catalog group the mapping may grant: the only groups whose membership is ever changed. */
 export function managedCatalogGroups(mapping: GroupMapping): string[] {
   const all = new Set<string>();
   for (const rule of mapping.rules) for (const cg of rule.catalogGroups) all.add(cg);
-  return [...all].sort(compare);
+  return [...all].sort();
 }
 
 /**
@@ -149,8 +149,4 @@ export function selectTarget(
     if (connOk && orgOk) return target;
   }
   return undefined;
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

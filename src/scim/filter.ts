@@ -39,16 +39,20 @@ export function compValue(value: CompValue): string {
   return JSON.stringify(value);
 }
 
+function atom(attr: string, op: CompareOp, value: CompValue): Filter {
+  assertAttrPath(attr);
+  return new Filter(`${attr} ${op} ${compValue(value)}`, "atom");
+}
+
 /** `attr op value` */
 export function compare(attr: string, op: CompareOp, value: CompValue): Filter {
-  assertAttrPath(attr);
   if (!OPS.has(op)) throw new TypeError(`"${String(op)}" is not a SCIM comparison operator`);
-  return new Filter(`${attr} ${op} ${compValue(value)}`, "atom");
+  return atom(attr, op, value);
 }
 
 /** `attr eq value` */
 export function eq(attr: string, value: CompValue): Filter {
-  return compare(attr, "eq", value);
+  return atom(attr, "eq", value);
 }
 
 /** `attr pr` */
