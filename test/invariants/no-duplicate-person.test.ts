@@ -28,7 +28,9 @@ for (const profile of ["full", "minimal"] as const) {
       const users = await w.users();
       expect(users).toHaveLength(2);
       const ext = byExternalId(users);
-      expect(ext.get(ada.id)?.id).toBe(login.api.appMetadata["catalog_provisioning"] && (login.api.appMetadata["catalog_provisioning"] as { u: string }).u);
+      const createdByLogin = (login.api.appMetadata["catalog_provisioning"] as { u: string }).u;
+      expect(ext.get(ada.id)?.id).toBe(createdByLogin);
+      expect(sync.summary.adopted).toBe(1);
       expect(users.filter((u) => u.userName.toLowerCase() === ada.email).length).toBe(1);
 
       // and a second login of the same person still finds that one user
