@@ -44,14 +44,20 @@ export function decideAdoption(
 /** Canonical lowercase GUID (8-4-4-4-12) from the 16 bytes of an AD objectGUID (little-endian fields). */
 export function guidFromBytes(bytes: Uint8Array): string {
   if (bytes.length !== 16) throw new TypeError('"objectGUID" must be 16 bytes');
-  const h = (i: number) => bytes[i]!.toString(16).padStart(2, "0");
-  return (
-    h(3) + h(2) + h(1) + h(0) + "-" + h(5) + h(4) + "-" + h(7) + h(6) + "-" + h(8) + h(9) + "-" +
-    h(10) + h(11) + h(12) + h(13) + h(14) + h(15)
-  );
+  return dashed([3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15].map((i) => bytes[i]!.toString(16).padStart(2, "0")).join(""));
 }
 
-const GUID_RE = /^\{?([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})\}?$/i;
+/** 32 hex digits as 8-4-4-4-12, lowercase */
+function dashed(hex: string): string {
+  return hex.replace(/^(.{8})(.{4})(.{4})(.{4})/, "$1-$2-$3-$4-").toLowerCase();
+}
+
+const GUID_RE = /^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$/i;
+
+/** A GUID string (any case, with or without braces and dashes) as the canonical lowercase GUID; undefined for anything else. */
+export function canonicalGuid(value: string): string | undefined {
+  return GUID_RE.test(value) ? dashed(value.replace(/[{}-]/g, "")) : undefined;
+}
 
 /**
  * Canonicalise an immutable id: GUID strings (any case, with or without braces) and base64
@@ -60,9 +66,7 @@ const GUID_RE = /^\{?([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-
  */
 export function canonicalImmutableId(value: string): string {
   const v = value.trim();
-  const m = GUID_RE.exec(v);
-  if (m) return `${m[1]}-${m[2]}-${m[3]}-${m[4]}-${m[5]}`.toLowerCase();
   // 16 bytes in base64; the pattern guarantees that `atob` succeeds
   if (/^[A-Za-z0-9+/]{22}==$/.test(v)) return guidFromBytes(Uint8Array.from(atob(v), (c) => c.charCodeAt(0)));
-  return v;
+  return canonicalGuid(v) ?? v;
 }

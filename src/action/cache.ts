@@ -30,26 +30,26 @@ export interface BreakerEntry {
   o: number;
 }
 
-export function readEntry<T>(api: PostLoginApi, key: string, target: string): T | undefined {
+/** every target's entry under `key` ({} when absent or unreadable) */
+function readAll<T>(api: PostLoginApi, key: string): Record<string, T> {
   try {
-    const rec = api.cache.get(key);
-    if (!rec || typeof rec.value !== "string") return undefined;
-    const all = JSON.parse(rec.value) as Record<string, T>;
-    return all && typeof all === "object" ? all[target] : undefined;
+    const value = api.cache.get(key)?.value;
+    const all = typeof value === "string" ? (JSON.parse(value) as unknown) : undefined;
+    if (all && typeof all === "object") return all as Record<string, T>;
   } catch {
-    return undefined;
+    // an unreadable entry counts as none
   }
+  return {};
+}
+
+export function readEntry<T>(api: PostLoginApi, key: string, target: string): T | undefined {
+  return readAll<T>(api, key)[target];
 }
 
 /** Write one target's entry, dropping the other targets' entries when the value grows too large. */
 export function writeEntry<T>(api: PostLoginApi, key: string, target: string, value: T | undefined, ttlMs: number): void {
   try {
-    let all: Record<string, T> = {};
-    const rec = api.cache.get(key);
-    if (rec && typeof rec.value === "string") {
-      const parsed = JSON.parse(rec.value) as unknown;
-      if (parsed && typeof parsed === "object") all = parsed as Record<string, T>;
-    }
+    const all = readAll<T>(api, key);
     if (value === undefined) delete all[target];
     else all[target] = value;
     let text = JSON.stringify(all);

@@ -27,7 +27,7 @@ import {
   type BreakerEntry,
   type TargetGroupsEntry,
 } from "./cache.js";
-import { parseAppliedState, planLogin, type AppliedState, type JitStep, type Lookups, type PlanInput } from "./plan.js";
+import { NO_ANCHOR, parseAppliedState, planLogin, type AppliedState, type JitStep, type Lookups, type PlanInput } from "./plan.js";
 
 export { packCapabilities, unpackCapabilities } from "./cache.js";
 
@@ -90,7 +90,7 @@ export interface LoginSummary {
 }
 
 const MODE_KEY = "catalog_provisioning";
-const NO_ANCHOR = 'no "externalId" anchor for this login';
+
 const MAX_STEPS = 8;
 const DEFAULT_CONNECTION: ConnectionConfig = { lifecycle: "sync", anchor: "user_id", mode: "on" };
 
@@ -98,7 +98,7 @@ const DEFAULT_CONNECTION: ConnectionConfig = { lifecycle: "sync", anchor: "user_
 export function summaryLine(s: LoginSummary): string {
   const parts = [`catalog-provisioning path=${s.path}`];
   if (s.target) parts.push(`target=${s.target.slice(0, 40)}`);
-  parts.push(`adds=${s.adds}`, `removes=${s.removes}`, `requests=${s.requests}`, `rounds=${s.rounds}`, `ms=${s.ms}`);
+  parts.push(`adds=${s.adds} removes=${s.removes} requests=${s.requests} rounds=${s.rounds} ms=${s.ms}`);
   if (s.error) parts.push(`error=${s.error}`);
   if (s.denied) parts.push("denied=1");
   if (s.shadowStep) parts.push(`plan=${s.shadowStep}`);
@@ -162,15 +162,18 @@ function modeOf(event: PostLoginEvent, config: ActionConfig): "off" | "shadow" |
   return config.connections[event.connection?.name]?.mode ?? "on";
 }
 
+/** 429 or 5xx */
+const overloaded = (e: ScimResponseError) => e.httpStatus === 429 || e.httpStatus >= 500;
+
 function errorCode(e: unknown): ErrorCode {
   if (e instanceof ProvisioningError) return e.code;
-  if (e instanceof ScimResponseError) return e.httpStatus === 429 || e.httpStatus >= 500 ? "SCIM_NETWORK" : "SCIM_INVALID_RESPONSE";
+  if (e instanceof ScimResponseError) return overloaded(e) ? "SCIM_NETWORK" : "SCIM_INVALID_RESPONSE";
   return "ACTION_INTERNAL";
 }
 
 /** a failure of the Catalog itself (counts towards the breaker), not a decision or a refusal */
 function isCatalogFailure(e: unknown): boolean {
-  if (e instanceof ScimResponseError) return e.httpStatus === 429 || e.httpStatus >= 500;
+  if (e instanceof ScimResponseError) return overloaded(e);
   if (e instanceof ProvisioningError) return ["SCIM_TIMEOUT", "SCIM_NETWORK", "SCIM_BUDGET_EXHAUSTED", "SCIM_INVALID_RESPONSE"].includes(e.code);
   return e instanceof Error && (e.name === "AbortError" || e.name === "TimeoutError" || e instanceof TypeError);
 }
@@ -326,7 +329,7 @@ async function provision(
                 case "retry": {
                   const [byExt, byName] = await Promise.all([
                     client.findUserByExternalId(anchor),
-                    attributes.userName ? client.findUserByUserName(attributes.userName) : Promise.resolve(undefined),
+                    attributes.userName ? client.findUserByUserName(attributes.userName) : undefined,
                   ]);
                   lookups.retryByExternalId = byExt ?? null;
                   lookups.retryByUserName = byName ?? null;
@@ -345,7 +348,7 @@ async function provision(
                   },
                   () => undefined,
                 )
-              : Promise.resolve(),
+              : undefined,
           ]),
         );
         input.capabilities = { bulk: bulkOf(caps) };
@@ -488,7 +491,7 @@ async function applyStep(
         ? client.patchUser(step.userId, step.userOps).catch((e: unknown) => {
             failed ??= e;
           })
-        : Promise.resolve(),
+        : undefined,
       ...step.adds.map(async (id) => {
         if (await member(id, { add: [step.userId] })) summary.adds++;
         else granted.delete(id); // nothing that failed is recorded as applied

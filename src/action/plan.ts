@@ -105,6 +105,8 @@ export type JitStep =
   | { kind: "conflict"; reason: "externalId-differs" | "domain-not-allowed"; userId: string }
   | { kind: "fail"; code: ErrorCode; message: string };
 
+export const NO_ANCHOR = 'no "externalId" anchor for this login';
+
 /** at most this many blind `members[value eq]` removes for a found user whose groups cannot be read */
 export const MAX_TARGETED_REMOVES = 3;
 
@@ -137,10 +139,10 @@ export function desiredHash(target: string, facts: LoginFacts, lifecycle: Lifecy
 /** Parse what `app_metadata[metadataKey]` holds; anything malformed counts as no state. */
 export function parseAppliedState(value: unknown): AppliedState | undefined {
   if (!value || typeof value !== "object") return undefined;
-  const v = value as Record<string, unknown>;
-  if (v["v"] !== 1 || typeof v["t"] !== "string" || typeof v["u"] !== "string" || typeof v["h"] !== "string") return undefined;
-  if (typeof v["x"] !== "number" || !Array.isArray(v["g"]) || !v["g"].every((g) => typeof g === "string")) return undefined;
-  return { v: 1, t: v["t"], u: v["u"], g: v["g"] as string[], h: v["h"], x: v["x"] };
+  const { v, t, u, g, h, x } = value as Record<string, unknown>;
+  const strings = (a: unknown[]) => a.every((s) => typeof s === "string");
+  if (v !== 1 || !strings([t, u, h]) || typeof x !== "number" || !Array.isArray(g) || !strings(g)) return undefined;
+  return { v, t, u, g, h, x } as AppliedState;
 }
 
 /** The SCIM user a login creates (userName = email by default, work email primary, active). */
@@ -190,7 +192,7 @@ const enum How {
 /** The next step of a login. */
 export function planLogin(input: PlanInput): JitStep {
   const { facts, state, target, lookups } = input;
-  if (!facts.anchor) return { kind: "fail", code: "ACTION_INTERNAL", message: 'no "externalId" anchor for this login' };
+  if (!facts.anchor) return { kind: "fail", code: "ACTION_INTERNAL", message: NO_ANCHOR };
   const hash = desiredHash(target, facts, input.lifecycle);
   const ownState = state && state.t === target ? state : undefined;
 

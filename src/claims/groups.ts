@@ -3,6 +3,7 @@
  * Where Auth0 puts them: reference §2 (`groups`, `federated_groups`, `group_ids`, ADFS `Group`,
  * raw SAML attribute URIs at the profile root).
  */
+import { canonicalGuid } from "../identity.js";
 
 /** One IdP group as the mapping resolver takes it: a key may match any of these. */
 export interface ClaimGroup {
@@ -43,7 +44,6 @@ export const DEFAULT_GROUP_KEYS = ["groups", "federated_groups", "group_ids", "G
 /** Per-strategy caps: Entra SAML 150, Entra/OIDC JWT 200, Google Workspace 200. */
 const STRATEGY_CAPS: Record<string, number> = { samlp: 150, oidc: 200, "google-apps": 200 };
 
-const GUID_RE = /^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$/i;
 const DN_RE = /^\s*(cn|ou|dc|uid|o)\s*=/i;
 const MAX_VALUE_LENGTH = 1024;
 
@@ -97,20 +97,19 @@ export function extractGroups(
     }
   }
 
-  if (isOverage(user)) {
-    return { groups, unknown: true, unknownReason: "overage", ...(source ? { source } : {}) };
-  }
   const cap = options.groupsCap ?? STRATEGY_CAPS[strategy];
-  if (cap !== undefined && cap > 0 && count >= cap) {
-    return { groups, unknown: true, unknownReason: "cap", ...(source ? { source } : {}) };
-  }
-  return { groups, unknown: false, ...(source ? { source } : {}) };
+  const reason = isOverage(user) ? "overage" : cap !== undefined && cap > 0 && count >= cap ? "cap" : undefined;
+  const claim: GroupsClaim = { groups, unknown: reason !== undefined };
+  if (reason) claim.unknownReason = reason;
+  if (source) claim.source = source;
+  return claim;
 }
 
 function fromString(s: string): ClaimGroup | undefined {
   const v = s.trim();
   if (v === "" || v.length > MAX_VALUE_LENGTH) return undefined;
-  if (GUID_RE.test(v)) return { id: canonicalGuid(v), name: v };
+  const id = canonicalGuid(v);
+  if (id) return { id, name: v };
   if (DN_RE.test(v) && v.includes("=")) return { dn: v, name: v };
   return { name: v };
 }
@@ -120,7 +119,7 @@ function fromObject(o: Record<string, unknown>): ClaimGroup | undefined {
   const id = str(o["id"]);
   const name = str(o["name"]) ?? str(o["displayName"]);
   const email = str(o["email"]);
-  if (id) g.id = GUID_RE.test(id) ? canonicalGuid(id) : id;
+  if (id) g.id = canonicalGuid(id) ?? id;
   if (name) g.name = name;
   if (email) g.email = email;
   return g.id || g.name || g.email ? g : undefined;
@@ -132,18 +131,15 @@ function str(v: unknown): string | undefined {
   return t === "" || t.length > MAX_VALUE_LENGTH ? undefined : t;
 }
 
-function canonicalGuid(v: string): string {
-  const hex = v.replace(/[{}-]/g, "").toLowerCase();
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
 /** Entra overage: claim sources instead of groups, `hasgroups`, or the SAML groups link. */
 function isOverage(user: Record<string, unknown>): boolean {
   const names = user["_claim_names"];
-  if (names && typeof names === "object" && "groups" in (names as object)) return true;
   const sources = user["_claim_sources"];
-  if (sources && typeof sources === "object" && Object.keys(sources as object).length > 0) return true;
-  const has = user["hasgroups"];
-  if (has === true || has === "true") return true;
-  return user[ENTRA_SAML_OVERAGE] !== undefined && user[ENTRA_SAML_OVERAGE] !== null;
+  return (
+    (!!names && typeof names === "object" && "groups" in names) ||
+    (!!sources && typeof sources === "object" && Object.keys(sources).length > 0) ||
+    user["hasgroups"] === true ||
+    user["hasgroups"] === "true" ||
+    user[ENTRA_SAML_OVERAGE] != null
+  );
 }

@@ -33,20 +33,16 @@ export interface MappedAttributes {
   displayName?: string;
 }
 
+const FIELDS = ["email", "givenName", "familyName", "displayName"] as const;
+
 export function extractProfile(user: Record<string, unknown>): LoginProfile {
-  const s = (k: string): string | undefined => {
-    const v = user[k];
-    return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
-  };
-  const given = s("given_name");
-  const family = s("family_name");
-  const display = s("name") ?? ([given, family].filter(Boolean).join(" ") || undefined);
+  const given = text(user, "given_name");
+  const family = text(user, "family_name");
+  const values = [text(user, "email"), given, family, text(user, "name") ?? ([given, family].filter(Boolean).join(" ") || undefined)];
   const p: LoginProfile = {};
-  const email = s("email");
-  if (email) p.email = email;
-  if (given) p.givenName = given;
-  if (family) p.familyName = family;
-  if (display) p.displayName = display;
+  FIELDS.forEach((k, i) => {
+    if (values[i]) p[k] = values[i];
+  });
   return p;
 }
 
@@ -55,17 +51,18 @@ export function mapAttributes(
   mapping: ProfileAttributeMapping = DEFAULT_ATTRIBUTES,
 ): MappedAttributes {
   const profile = extractProfile(user);
-  const read = (field: string): string | undefined => {
-    if (field in profile || field === "email" || field === "givenName" || field === "familyName" || field === "displayName") {
-      return profile[field as keyof LoginProfile];
-    }
-    const v = user[field];
-    return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
-  };
   const out: MappedAttributes = {};
-  for (const k of ["userName", "email", "givenName", "familyName", "displayName"] as const) {
-    const v = read(mapping[k]);
+  for (const k of ["userName", ...FIELDS] as const) {
+    // a normalised field name, else a profile key
+    const field = mapping[k];
+    const v = (FIELDS as readonly string[]).includes(field) ? profile[field as keyof LoginProfile] : text(user, field);
     if (v !== undefined) out[k] = v;
   }
   return out;
+}
+
+/** a non-empty string value of the profile, trimmed */
+function text(user: Record<string, unknown>, key: string): string | undefined {
+  const v = user[key];
+  return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
 }

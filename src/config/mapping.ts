@@ -33,34 +33,8 @@ export function formatMappingKey(ref: IdpGroupRef): string {
  * (escaped characters kept as they are), lowercase when `caseInsensitive`.
  */
 export function normalizeDn(dn: string, caseInsensitive: boolean): string {
-  let out = "";
-  let pendingSpace = "";
-  let i = 0;
-  const s = dn.trim();
-  while (i < s.length) {
-    const c = s[i]!;
-    if (c === "\\" && i + 1 < s.length) {
-      out += pendingSpace + c + s[i + 1]!;
-      pendingSpace = "";
-      i += 2;
-      continue;
-    }
-    if (c === "," || c === "=" || c === "+") {
-      out += c;
-      pendingSpace = "";
-      i++;
-      while (i < s.length && s[i] === " ") i++;
-      continue;
-    }
-    if (c === " ") {
-      pendingSpace += c;
-      i++;
-      continue;
-    }
-    out += pendingSpace + c;
-    pendingSpace = "";
-    i++;
-  }
+  // an escaped pair (`\,`) is kept; spaces around an unescaped separator are dropped
+  const out = dn.trim().replace(/(\\[^])| *([,=+]) */g, (_, escaped: string | undefined, separator: string) => escaped ?? separator);
   return caseInsensitive ? out.toLowerCase() : out;
 }
 

@@ -1,6 +1,11 @@
 /**
  * Bundling the Post-Login Action with esbuild: one CommonJS file for Auth0's node22 runtime,
  * the compiled config injected, deterministic (the same input builds the same bytes).
+ *
+ * esbuild's CommonJS output wraps ESM exports in a property-getter helper (about 0.5 kB).
+ * The bundle is therefore built as ESM and its one final `export {…}` statement becomes
+ * `exports.name = local` assignments; when the ESM output imports anything (a Node built-in)
+ * or does not end with a plain `export {…}`, the esbuild CommonJS output is used as it is.
  */
 import { createHash } from "node:crypto";
 import { builtinModules } from "node:module";
@@ -39,28 +44,56 @@ export interface ActionBundle {
 export async function buildActionBundle(options: BuildActionBundleOptions = {}): Promise<ActionBundle> {
   const config =
     options.config ?? compileActionConfig(loadProvisioningConfig(options.configFile !== undefined ? { file: options.configFile } : {}));
-  const result = await build({
-    entryPoints: [resolve(repoRoot, options.entry ?? "actions/catalog-provisioning.ts")],
-    absWorkingDir: repoRoot,
-    bundle: true,
-    format: "cjs",
-    platform: "node",
-    target: "node22",
-    minify: options.minify ?? true,
-    sourcemap: false,
-    legalComments: "none",
-    charset: "utf8",
-    write: false,
-    logLevel: "silent",
-    define: { [CONFIG_DEFINE]: JSON.stringify(config) },
-    metafile: options.metafile ?? false,
-  });
-  const file = result.outputFiles[0];
-  if (!file) throw new Error("esbuild produced no output");
-  const code = file.text;
+  const bundle = (format: "esm" | "cjs") =>
+    build({
+      entryPoints: [resolve(repoRoot, options.entry ?? "actions/catalog-provisioning.ts")],
+      absWorkingDir: repoRoot,
+      bundle: true,
+      format,
+      platform: "node",
+      target: "node22",
+      minify: options.minify ?? true,
+      treeShaking: true,
+      sourcemap: false,
+      legalComments: "none",
+      charset: "utf8",
+      write: false,
+      logLevel: "silent",
+      define: { [CONFIG_DEFINE]: JSON.stringify(config) },
+      metafile: true,
+    });
+  const esm = await bundle("esm");
+  const esmOutput = Object.values(esm.metafile.outputs)[0];
+  let code = esm.outputFiles[0] && esmOutput?.imports.length === 0 ? esmToCommonJs(esm.outputFiles[0].text, esmOutput.exports) : undefined;
+  let result = esm;
+  if (code === undefined) {
+    result = await bundle("cjs");
+    code = result.outputFiles[0]?.text;
+  }
+  if (code === undefined) throw new Error("esbuild produced no output");
   const bytes = Buffer.byteLength(code, "utf8");
   const sha256 = createHash("sha256").update(code).digest("hex");
-  return result.metafile ? { code, bytes, sha256, metafile: result.metafile } : { code, bytes, sha256 };
+  return options.metafile ? { code, bytes, sha256, metafile: result.metafile } : { code, bytes, sha256 };
+}
+
+/**
+ * An import-free ESM bundle as CommonJS: strict mode, and its final `export{a as b,c};` as
+ * `exports.b=a;exports.c=c;`. undefined when the code does not end with such a statement or
+ * when it does not export exactly `exportNames` (esbuild's metafile lists every export).
+ */
+export function esmToCommonJs(code: string, exportNames: readonly string[]): string | undefined {
+  const m = /\bexport\s*\{([^}]*)\};?\s*$/.exec(code);
+  if (!m) return undefined;
+  const assignments: string[] = [];
+  const exported: string[] = [];
+  for (const spec of m[1]!.split(",")) {
+    const names = /^\s*([\w$]+)(?:\s+as\s+([\w$]+))?\s*$/.exec(spec);
+    if (!names) return undefined;
+    exported.push(names[2] ?? names[1]!);
+    assignments.push(`exports.${names[2] ?? names[1]}=${names[1]};`);
+  }
+  if ([...exported].sort().join() !== [...exportNames].sort().join()) return undefined;
+  return `"use strict";${code.slice(0, m.index)}${assignments.join("")}\n`;
 }
 
 const BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));

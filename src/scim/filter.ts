@@ -30,13 +30,8 @@ function assertAttrPath(attr: string): void {
 
 /** RFC 7644 `compValue`: JSON literal rules */
 export function compValue(value: CompValue): string {
-  if (value === null || typeof value === "boolean") return String(value);
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new TypeError(`filter value must be a finite number`);
-    return JSON.stringify(value);
-  }
-  if (typeof value !== "string") throw new TypeError(`filter value must be a string, number, boolean or null`);
-  return JSON.stringify(value);
+  if (value === null || typeof value === "string" || typeof value === "boolean" || Number.isFinite(value)) return JSON.stringify(value);
+  throw new TypeError(`filter value must be a string, a finite number, a boolean or null`);
 }
 
 function atom(attr: string, op: CompareOp, value: CompValue): Filter {
