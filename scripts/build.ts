@@ -1,6 +1,7 @@
 /**
  * `npm run build`: bundle the Post-Login Action into dist/actions/catalog-provisioning.js.
- * Honours PROVISIONING_CONFIG. Exit 2 on a configuration error, 3 when the bundle fails its checks.
+ * Honours PROVISIONING_CONFIG. Exit 2 on a configuration error, 3 when the bundle fails its checks
+ * (over the 30 kB budget, a foreign `require`, no `onExecutePostLogin`).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";

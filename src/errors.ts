@@ -53,16 +53,18 @@ export type ErrorCode =
   // doctor / verify
   | "CHECK_FAILED";
 
-/** Process exit codes shared by every CLI (ARCHITECTURE.md). */
-export const ExitCode = {
-  OK: 0,
-  OPERATIONS_FAILED: 1,
-  CONFIG: 2,
-  REFUSED: 3,
-  LOCKED: 4,
-  SOURCE_INCOMPLETE: 5,
-} as const;
-export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+/**
+ * Process exit codes shared by every CLI (ARCHITECTURE.md). An enum so that bundles inline
+ * the numbers.
+ */
+export enum ExitCode {
+  OK = 0,
+  OPERATIONS_FAILED = 1,
+  CONFIG = 2,
+  REFUSED = 3,
+  LOCKED = 4,
+  SOURCE_INCOMPLETE = 5,
+}
 
 const exitCodeByCode: Partial<Record<ErrorCode, ExitCode>> = {
   CONFIG_INVALID: ExitCode.CONFIG,

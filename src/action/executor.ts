@@ -276,7 +276,7 @@ async function provision(
     backoff: { baseMs: 100, maxMs: 500 },
     deadline,
     keyState,
-    clock: { now: () => deps.now() },
+    clock: deps,
     sleep: deps.sleep,
     random: () => deps.random(),
     capabilities: caps,
@@ -379,7 +379,7 @@ async function provision(
         break;
       } else if (step.kind === "conflict") {
         summary.path = "conflict";
-        throw new ProvisioningError("ACTION_CONFLICT", `catalog user "${step.userId}" carries another "externalId"; nothing was changed`, {
+        throw new ProvisioningError("ACTION_CONFLICT", `catalog user "${step.userId}" has another "externalId"`, {
           details: { reason: step.reason },
         });
       } else if (step.kind === "fail") {

@@ -248,7 +248,7 @@ export function planLogin(input: PlanInput): JitStep {
         user = lookups.retryByUserName;
         how = decision.reason === "externalId-empty" ? How.AdoptedEmpty : How.AdoptedEqual;
       } else {
-        return { kind: "fail", code: "SCIM_USER_INVISIBLE", message: "the catalog refused the user as a duplicate but no lookup finds it" };
+        return { kind: "fail", code: "SCIM_USER_INVISIBLE", message: "a 409 for a user that no lookup finds" };
       }
     } else {
       user = created.user;

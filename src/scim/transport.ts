@@ -162,14 +162,14 @@ export class ScimTransportBase {
     const what = `scim ${req.method} ${req.path}`;
     for (let retry = 0; ; retry++) {
       if (deadline !== undefined && this.clock.now() >= deadline) {
-        throw new ProvisioningError("SCIM_BUDGET_EXHAUSTED", `${what} not sent: the time budget is spent`);
+        throw new ProvisioningError("SCIM_BUDGET_EXHAUSTED", `${what} not sent: time budget spent`);
       }
       const outcome = await this.attempt(req, options.allow ?? [], retry + 1);
       if (!("retry" in outcome)) return outcome;
       if (retry >= retries) throw outcome.retry;
       const wait = outcome.retryAfterMs ?? backoffDelay(retry, backoff, random);
       if (deadline !== undefined && this.clock.now() + wait >= deadline) {
-        throw new ProvisioningError("SCIM_BUDGET_EXHAUSTED", `${what} not retried: a ${wait} ms wait would pass the time budget`, {
+        throw new ProvisioningError("SCIM_BUDGET_EXHAUSTED", `${what} not retried: a ${wait} ms wait passes the time budget`, {
           cause: outcome.retry,
         });
       }

@@ -3,7 +3,17 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUNDLE_HARD_LIMIT, buildActionBundle, bundleRequires, checkBundle } from "../../src/deploy/bundle.js";
+import {
+  BUNDLE_BUDGET,
+  BUNDLE_HARD_LIMIT,
+  BUNDLE_INTERNAL_PROPS,
+  buildActionBundle,
+  bundleRequires,
+  checkBundle,
+  esmToCommonJs,
+} from "../../src/deploy/bundle.js";
+import { compileActionConfig } from "../../src/config/action-config.js";
+import { loadProvisioningConfig } from "../../src/config/load.js";
 import { startSandbox, type SandboxHandle } from "../helpers/sandbox.js";
 import { actionConfig, fakeApi, loginEvent } from "./fakes.js";
 
@@ -28,6 +38,56 @@ describe("the Action bundle", () => {
   it("stays within Auth0's size limit", async () => {
     const { bytes } = await buildActionBundle();
     expect(bytes).toBeLessThanOrEqual(BUNDLE_HARD_LIMIT);
+  });
+
+  it("stays within its 30 kB budget (minified)", async () => {
+    expect(BUNDLE_BUDGET).toBe(30 * 1024);
+    const { bytes } = await buildActionBundle();
+    expect(bytes).toBeLessThanOrEqual(30 * 1024);
+    const withTestConfig = await buildActionBundle({ config: actionConfig() });
+    expect(withTestConfig.bytes).toBeLessThanOrEqual(30 * 1024);
+  });
+
+  it("checkBundle refuses a bundle over the 30 kB budget", () => {
+    const code = `exports.onExecutePostLogin = async () => {};\n//${"x".repeat(30 * 1024)}`;
+    const check = checkBundle(code);
+    expect(check.ok).toBe(false);
+    expect(check.problems.join("\n")).toMatch(/over the budget of 30720/);
+    expect(checkBundle("exports.onExecutePostLogin = async () => {};").ok).toBe(true);
+  });
+
+  it("is CommonJS: the ESM output's final export statement becomes exports assignments", async () => {
+    expect(esmToCommonJs("var a=1,c=2;export{a as onExecutePostLogin,c};", ["onExecutePostLogin", "c"])).toBe(
+      '"use strict";var a=1,c=2;exports.onExecutePostLogin=a;exports.c=c;\n',
+    );
+    // anything else is left to esbuild's own CommonJS output
+    expect(esmToCommonJs("var a=1;export{a as onExecutePostLogin};", ["onExecutePostLogin", "other"])).toBeUndefined();
+    expect(esmToCommonJs("var a=1;export default a;", ["default"])).toBeUndefined();
+    const { code } = await buildActionBundle();
+    expect(code.startsWith('"use strict";')).toBe(true);
+    expect(code).not.toMatch(/\bexport\s*\{/);
+    expect(code).toMatch(/exports\.onExecutePostLogin=[\w$]+;\n$/);
+  });
+
+  it("shortens only property names that are not part of the config, the event or the api", () => {
+    const keys = new Set<string>();
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === "object") {
+        for (const [k, x] of Object.entries(v)) {
+          keys.add(k);
+          walk(x);
+        }
+      }
+    };
+    walk(compileActionConfig(loadProvisioningConfig({})));
+    walk(actionConfig((c) => (c.connections["acme-saml"] = { lifecycle: "sync", anchor: "oid", groupsClaim: "g", splitGroups: true, groupsCap: 5, mode: "shadow" })));
+    walk(loginEvent({ secrets: { CATALOG_SCIM_URL: "https://x", CATALOG_API_KEY: "k" }, appMetadata: { a: 1 } }));
+    // the Auth0 parts of the fake api (not its recording fields)
+    const { access, idToken, accessToken, user, cache } = fakeApi();
+    walk({ access, idToken, accessToken, user, cache });
+    walk(cache.set("k", "v", { ttl: 1 }));
+    expect(BUNDLE_INTERNAL_PROPS.filter((p) => keys.has(p))).toEqual([]);
   });
 
   it("checkBundle refuses a foreign require and a missing export", () => {
