@@ -82,6 +82,26 @@ export const LDAP_DEFAULTS = {
   bindPasswordEnv: "LDAP_BIND_PASSWORD",
 } as const;
 
+/** Defaults of the REST sources (msgraph, okta, google, auth0). */
+export const REST_SOURCE_DEFAULTS = {
+  common: { timeoutMs: 30000, maxRetries: 4, concurrency: 4 },
+  msgraph: {
+    clientSecretEnv: "MSGRAPH_CLIENT_SECRET",
+    authorityUrl: "https://login.microsoftonline.com",
+    baseUrl: "https://graph.microsoft.com/v1.0",
+    pageSize: 999,
+  },
+  okta: { apiTokenEnv: "OKTA_API_TOKEN", inactiveStatuses: ["SUSPENDED", "DEPROVISIONED"], pageSize: 200 },
+  google: {
+    credentialsFileEnv: "GOOGLE_APPLICATION_CREDENTIALS",
+    customer: "my_customer",
+    tokenUrl: "https://oauth2.googleapis.com/token",
+    baseUrl: "https://admin.googleapis.com",
+    pageSize: 200,
+  },
+  auth0: { domainEnv: "AUTH0_DOMAIN", clientIdEnv: "AUTH0_CLIENT_ID", clientSecretEnv: "AUTH0_CLIENT_SECRET", groupsFrom: "roles", pageSize: 100 },
+} as const;
+
 /** Keys that would hold a secret: secrets live in the environment, never in the file. */
 const SECRET_KEY = /^(api[_-]?key([_-]?next)?|api[_-]?token|access[_-]?token|bearer[_-]?token|token|secret|client[_-]?secret|password|passwd|pass|bind[_-]?password|private[_-]?key)$/i;
 
@@ -351,8 +371,93 @@ export function buildProvisioningConfig(doc: LocatedYaml, options: { env: Record
       return file;
     }
     if (src.type === "ldap") return buildLdap(src);
+    if (src.type === "msgraph" || src.type === "okta" || src.type === "google" || src.type === "auth0") return buildRest(src, src.type);
     const { type, ...rest } = src;
     return { ...rest, type: typeof type === "string" ? type : "file" };
+  }
+
+  function buildRest(src: Raw, type: "msgraph" | "okta" | "google" | "auth0"): SyncSourceConfig {
+    const c = REST_SOURCE_DEFAULTS.common;
+    const text = (k: string, d: string) => (typeof src[k] === "string" ? (src[k] as string) : d);
+    const common = {
+      pageSize: num(src.pageSize, REST_SOURCE_DEFAULTS[type].pageSize),
+      timeoutMs: num(src.timeoutMs, c.timeoutMs),
+      maxRetries: num(src.maxRetries, c.maxRetries),
+      concurrency: num(src.concurrency, c.concurrency),
+      ...(typeof src.connection === "string" ? { connection: src.connection } : {}),
+    };
+    const url = (k: string, d: string) => {
+      const v = text(k, d);
+      if (v === "") return v;
+      let u: URL | undefined;
+      try {
+        u = new URL(v);
+      } catch {
+        err(["sync", "source", k], `"sync.source.${k}" is not a valid URL`, "write it like https://host.example.com");
+      }
+      if (u && u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(u.hostname))) {
+        err(["sync", "source", k], `"sync.source.${k}" must be an https:// URL`, "plain http:// is allowed only for loopback");
+      }
+      return v.replace(/\/+$/, "");
+    };
+    const optional = (k: string) => (typeof src[k] === "string" ? { [k]: src[k] as string } : {});
+    switch (type) {
+      case "msgraph": {
+        const d = REST_SOURCE_DEFAULTS.msgraph;
+        return {
+          type,
+          ...common,
+          tenantId: text("tenantId", ""),
+          clientId: text("clientId", ""),
+          clientSecretEnv: text("clientSecretEnv", d.clientSecretEnv),
+          authorityUrl: url("authorityUrl", d.authorityUrl),
+          baseUrl: url("baseUrl", d.baseUrl),
+          transitiveMembers: src.transitiveMembers === true,
+          ...optional("groupFilter"),
+          ...optional("userFilter"),
+        };
+      }
+      case "okta": {
+        const d = REST_SOURCE_DEFAULTS.okta;
+        const org = text("orgUrl", "");
+        if (org !== "" && !/^[a-z][a-z0-9+.-]*:\/\//i.test(org)) src = { ...src, orgUrl: `https://${org}` };
+        return {
+          type,
+          ...common,
+          orgUrl: url("orgUrl", ""),
+          apiTokenEnv: text("apiTokenEnv", d.apiTokenEnv),
+          inactiveStatuses: Array.isArray(src.inactiveStatuses) ? strs(src.inactiveStatuses).map((x) => x.toUpperCase()) : [...d.inactiveStatuses],
+          ...optional("groupSearch"),
+        };
+      }
+      case "google": {
+        const d = REST_SOURCE_DEFAULTS.google;
+        return {
+          type,
+          ...common,
+          credentialsFileEnv: text("credentialsFileEnv", d.credentialsFileEnv),
+          subject: text("subject", ""),
+          customer: text("customer", d.customer),
+          tokenUrl: url("tokenUrl", d.tokenUrl),
+          baseUrl: url("baseUrl", d.baseUrl),
+          nestedGroups: src.nestedGroups === true,
+          ...optional("domain"),
+        };
+      }
+      case "auth0": {
+        const d = REST_SOURCE_DEFAULTS.auth0;
+        return {
+          type,
+          ...common,
+          domainEnv: text("domainEnv", d.domainEnv),
+          clientIdEnv: text("clientIdEnv", d.clientIdEnv),
+          clientSecretEnv: text("clientSecretEnv", d.clientSecretEnv),
+          groupsFrom: src.groupsFrom === "organizations" ? "organizations" : "roles",
+          ...(typeof src.baseUrl === "string" ? { baseUrl: url("baseUrl", "") } : {}),
+          ...optional("audience"),
+        };
+      }
+    }
   }
 
   function buildLdap(src: Raw): LdapSourceConfig {

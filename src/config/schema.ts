@@ -73,6 +73,18 @@ const login = obj({
 
 const ldapSearch = obj({ baseDn: str, filter: str, scope: { enum: ["sub", "one"] } });
 
+const envVar = { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" } as const;
+
+/** keys every REST source (msgraph, okta, google, auth0) accepts */
+const restCommon = {
+  type: str,
+  connection: str,
+  pageSize: posInt,
+  timeoutMs: posInt,
+  maxRetries: nonNegInt,
+  concurrency: { type: "integer", minimum: 1, maximum: 32 },
+};
+
 export const SOURCE_TYPES = ["file", "ldap", "msgraph", "okta", "google", "auth0"] as const;
 
 const source = {
@@ -116,6 +128,46 @@ const source = {
         },
         ["url"],
       ),
+    },
+    {
+      if: { properties: { type: { const: "msgraph" } } },
+      then: obj(
+        {
+          ...restCommon,
+          tenantId: str,
+          clientId: str,
+          clientSecretEnv: envVar,
+          authorityUrl: str,
+          baseUrl: str,
+          transitiveMembers: bool,
+          groupFilter: str,
+          userFilter: str,
+        },
+        ["tenantId", "clientId"],
+      ),
+    },
+    {
+      if: { properties: { type: { const: "okta" } } },
+      then: obj({ ...restCommon, orgUrl: str, apiTokenEnv: envVar, inactiveStatuses: strList, groupSearch: str }, ["orgUrl"]),
+    },
+    {
+      if: { properties: { type: { const: "google" } } },
+      then: obj(
+        { ...restCommon, credentialsFileEnv: envVar, subject: str, customer: str, domain: str, tokenUrl: str, baseUrl: str, nestedGroups: bool },
+        ["subject"],
+      ),
+    },
+    {
+      if: { properties: { type: { const: "auth0" } } },
+      then: obj({
+        ...restCommon,
+        domainEnv: envVar,
+        clientIdEnv: envVar,
+        clientSecretEnv: envVar,
+        baseUrl: str,
+        audience: str,
+        groupsFrom: { enum: ["roles", "organizations"] },
+      }),
     },
   ],
 };

@@ -117,7 +117,93 @@ export interface LoginPolicy {
 export type SyncSourceConfig =
   | { type: "file"; path: string; /** Auth0 connection this directory backs (its lifecycle then applies), optional */ connection?: string }
   | LdapSourceConfig
+  | MsGraphSourceConfig
+  | OktaSourceConfig
+  | GoogleSourceConfig
+  | Auth0SourceConfig
   | { type: string; [key: string]: unknown };
+
+/** Keys every REST source (msgraph, okta, google, auth0) shares. */
+export interface RestSourceCommon {
+  /** Auth0 connection this directory backs (ties users to a connection's lifecycle), optional */
+  connection?: string;
+  /** items per page asked for (capped by each API's maximum) */
+  pageSize: number;
+  /** per request, ms; default 30000 */
+  timeoutMs: number;
+  /** retries per request on 429, 5xx and network errors; default 4 */
+  maxRetries: number;
+  /** concurrent member-list reads; default 4 */
+  concurrency: number;
+}
+
+/** Microsoft Entra ID through Microsoft Graph (client credentials). */
+export interface MsGraphSourceConfig extends RestSourceCommon {
+  type: "msgraph";
+  tenantId: string;
+  clientId: string;
+  /** default MSGRAPH_CLIENT_SECRET */
+  clientSecretEnv: string;
+  /** default https://login.microsoftonline.com */
+  authorityUrl: string;
+  /** default https://graph.microsoft.com/v1.0 */
+  baseUrl: string;
+  /** read `transitiveMembers` (nested groups flattened by Graph); default false */
+  transitiveMembers: boolean;
+  /** OData `$filter` for `/groups`, optional */
+  groupFilter?: string;
+  /** OData `$filter` for `/users`, optional */
+  userFilter?: string;
+}
+
+/** Okta (API token). */
+export interface OktaSourceConfig extends RestSourceCommon {
+  type: "okta";
+  /** `https://<org>.okta.com` */
+  orgUrl: string;
+  /** default OKTA_API_TOKEN */
+  apiTokenEnv: string;
+  /** Okta statuses read as inactive; default SUSPENDED, DEPROVISIONED */
+  inactiveStatuses: string[];
+  /** Okta `search` expression for `/api/v1/groups`, optional */
+  groupSearch?: string;
+}
+
+/** Google Workspace Admin SDK Directory API (service account with domain-wide delegation). */
+export interface GoogleSourceConfig extends RestSourceCommon {
+  type: "google";
+  /** environment variable holding the path of the service-account JSON key; default GOOGLE_APPLICATION_CREDENTIALS */
+  credentialsFileEnv: string;
+  /** admin user the service account acts as (domain-wide delegation) */
+  subject: string;
+  /** default "my_customer" */
+  customer: string;
+  /** read only this domain instead of the whole customer, optional */
+  domain?: string;
+  /** default https://oauth2.googleapis.com/token */
+  tokenUrl: string;
+  /** default https://admin.googleapis.com */
+  baseUrl: string;
+  /** expand GROUP members of groups (cycles detected); default false */
+  nestedGroups: boolean;
+}
+
+/** Auth0 Management API as a directory (client credentials). */
+export interface Auth0SourceConfig extends RestSourceCommon {
+  type: "auth0";
+  /** default AUTH0_DOMAIN */
+  domainEnv: string;
+  /** default AUTH0_CLIENT_ID */
+  clientIdEnv: string;
+  /** default AUTH0_CLIENT_SECRET */
+  clientSecretEnv: string;
+  /** Management API base, default `https://<domain>` */
+  baseUrl?: string;
+  /** default `https://<domain>/api/v2/` */
+  audience?: string;
+  /** "roles" (default) or "organizations" become the directory's groups */
+  groupsFrom: "roles" | "organizations";
+}
 
 export interface LdapSourceConfig {
   type: "ldap";

@@ -93,7 +93,7 @@ describe("file source", () => {
 
 describe("createSource", () => {
   it("an unknown source type is a configuration error", () => {
-    expect(() => createSource({ type: "okta" }, { env: {}, baseDir: dir })).toThrow(ConfigError);
-    expect(() => createSource({ type: "okta" }, { env: {}, baseDir: dir })).toThrow('unknown "sync.source.type" "okta"');
+    expect(() => createSource({ type: "workday" }, { env: {}, baseDir: dir })).toThrow(ConfigError);
+    expect(() => createSource({ type: "workday" }, { env: {}, baseDir: dir })).toThrow('unknown "sync.source.type" "workday"');
   });
 });

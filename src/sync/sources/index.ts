@@ -2,14 +2,31 @@
  * Source factory: the normalised `sync.source` config → a {@link DirectorySource}.
  */
 import { ConfigError } from "../../errors.js";
-import type { LdapSourceConfig, SyncSourceConfig } from "../../config/types.js";
+import type {
+  Auth0SourceConfig,
+  GoogleSourceConfig,
+  LdapSourceConfig,
+  MsGraphSourceConfig,
+  OktaSourceConfig,
+  SyncSourceConfig,
+} from "../../config/types.js";
 import type { DirectorySource } from "../directory.js";
 import { createFileSource } from "./file.js";
 import { createLdapSource, type LdapClientFactory } from "./ldap.js";
+import { createMsGraphSource } from "./msgraph.js";
+import { createOktaSource } from "./okta.js";
+import { createGoogleSource } from "./google.js";
+import { createAuth0Source } from "./auth0.js";
+import type { FetchLike } from "./http.js";
 
 export { createFileSource, parseDirectoryJson } from "./file.js";
 export { createLdapSource, ldapFingerprint } from "./ldap.js";
 export type { LdapClientFactory, LdapClientLike, LdapSourceRead } from "./ldap.js";
+export { createMsGraphSource, msgraphFingerprint } from "./msgraph.js";
+export { createOktaSource, oktaFingerprint } from "./okta.js";
+export { createGoogleSource, googleFingerprint } from "./google.js";
+export { createAuth0Source, auth0Fingerprint } from "./auth0.js";
+export type { FetchLike, RestSourceOptions } from "./http.js";
 
 export interface CreateSourceOptions {
   env: Record<string, string | undefined>;
@@ -19,9 +36,13 @@ export interface CreateSourceOptions {
   ldapClientFactory?: LdapClientFactory;
   /** clock for `accountExpires`; default Date.now */
   now?: () => number;
+  /** HTTP seam for the REST sources (msgraph, okta, google, auth0); default global fetch */
+  fetch?: FetchLike;
+  /** backoff and Retry-After waits of the REST sources; default a real timer */
+  sleep?: (ms: number) => Promise<void>;
 }
 
-export const SOURCE_TYPES = ["file", "ldap"] as const;
+export const SOURCE_TYPES = ["file", "ldap", "msgraph", "okta", "google", "auth0"] as const;
 
 export function createSource(config: SyncSourceConfig, options: CreateSourceOptions): DirectorySource {
   switch (config.type) {
@@ -37,7 +58,25 @@ export function createSource(config: SyncSourceConfig, options: CreateSourceOpti
         ...(options.ldapClientFactory ? { clientFactory: options.ldapClientFactory } : {}),
         ...(options.now ? { now: options.now } : {}),
       });
+    case "msgraph":
+      return createMsGraphSource(config as MsGraphSourceConfig, restOptions(options));
+    case "okta":
+      return createOktaSource(config as OktaSourceConfig, restOptions(options));
+    case "google":
+      return createGoogleSource(config as GoogleSourceConfig, restOptions(options));
+    case "auth0":
+      return createAuth0Source(config as Auth0SourceConfig, restOptions(options));
     default:
       throw new ConfigError(`unknown "sync.source.type" "${config.type}"`, { hint: `use one of ${SOURCE_TYPES.join(", ")}` });
   }
+}
+
+function restOptions(options: CreateSourceOptions) {
+  return {
+    env: options.env,
+    baseDir: options.baseDir,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  };
 }

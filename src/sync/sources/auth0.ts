@@ -1,0 +1,174 @@
+/**
+ * Auth0 as a directory, through the Management API (client credentials). Users from
+ * `/api/v2/users` (page/per_page with totals, checked against `total`; beyond the API's
+ * 1,000-result paging cap the read is incomplete), roles or organizations as groups, their
+ * members by checkpoint paging (`from`/`take`). Mapping in ./auth0-map.ts.
+ */
+import type { Auth0SourceConfig } from "../../config/types.js";
+import type { DirectorySource, DirectoryUser, SourceRead } from "../directory.js";
+import {
+  checkBaseUrl,
+  defaultSleep,
+  finish,
+  listAll,
+  mapLimit,
+  requireEnv,
+  SourceHttpClient,
+  tokenFailure,
+  type Page,
+  type RestSourceOptions,
+} from "./http.js";
+import { AUTH0_USERS_PAGING_CAP, mapAuth0Group, mapAuth0User, USERS_EXPORT_HINT, type Auth0GroupLike, type Auth0Member, type Auth0User } from "./auth0-map.js";
+
+export function auth0Fingerprint(config: Auth0SourceConfig, domain: string): string {
+  return `auth0 ${config.baseUrl ?? `https://${domain}`} connection=${config.connection ?? "*"} groups=${config.groupsFrom}`;
+}
+
+export function createAuth0Source(config: Auth0SourceConfig, options: RestSourceOptions): DirectorySource {
+  const fetchFn = options.fetch ?? ((u, i) => fetch(u, i));
+  const perPage = Math.min(Math.max(1, config.pageSize), 100);
+
+  async function read(signal?: AbortSignal): Promise<SourceRead> {
+    const domain = requireEnv(options.env, config.domainEnv, "auth0 domain").replace(/^https?:\/\//, "").replace(/\/+$/, "");
+    const clientId = requireEnv(options.env, config.clientIdEnv, "auth0 client id");
+    const clientSecret = requireEnv(options.env, config.clientSecretEnv, "auth0 client secret");
+    const baseUrl = checkBaseUrl(config.baseUrl ?? `https://${domain}`, "sync.source.baseUrl");
+    const audience = config.audience ?? `https://${domain}/api/v2/`;
+    const fingerprint = auth0Fingerprint(config, domain);
+    let token: string | undefined;
+    const secrets = () => [clientSecret, ...(token ? [token] : [])];
+    const common = { fetch: fetchFn, sleep: options.sleep ?? defaultSleep, now: options.now ?? Date.now, timeoutMs: config.timeoutMs, maxRetries: config.maxRetries, secrets };
+    const tokenClient = new SourceHttpClient({ label: "auth0", ...common });
+
+    async function authorize(refresh: boolean): Promise<string> {
+      if (token === undefined || refresh) {
+        try {
+          const res = await tokenClient.request<{ access_token?: unknown }>(
+            `${baseUrl}/oauth/token`,
+            {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret, audience }),
+            },
+            signal,
+          );
+          if (typeof res.body.access_token !== "string" || res.body.access_token === "") throw new Error("the answer has no access_token");
+          token = res.body.access_token;
+        } catch (e) {
+          throw tokenFailure(`auth0 "${domain}" client "${clientId}"`, e, secrets());
+        }
+      }
+      return `Bearer ${token}`;
+    }
+    const client = new SourceHttpClient({ label: "auth0", ...common, authorize });
+    await authorize(false);
+    client.reachable = true;
+    const api = `${baseUrl}/api/v2`;
+    const reasons: string[] = [];
+
+    // users: offset paging with totals, checked against `total` and the paging cap
+    const usersQuery = (page: number) => {
+      const q = new URLSearchParams({ page: String(page), per_page: String(perPage), include_totals: "true", sort: "user_id:1", search_engine: "v3" });
+      if (config.connection) q.set("q", `identities.connection:"${config.connection.replace(/["\\]/g, "\\$&")}"`);
+      return q;
+    };
+    let total: number | undefined;
+    const users = await listAll<Auth0User>(
+      client,
+      "auth0 users",
+      async (cursor): Promise<Page<Auth0User>> => {
+        const page = cursor === undefined ? 0 : Number(cursor);
+        const res = await client.request<{ users?: unknown; total?: unknown }>(`${api}/users?${usersQuery(page)}`, {}, signal);
+        if (!Array.isArray(res.body.users) || typeof res.body.total !== "number") throw new Error('"/api/v2/users" answered without "users" and "total"');
+        if (total === undefined) total = res.body.total;
+        else if (res.body.total !== total) throw new Error(`the total changed from ${total} to ${res.body.total} during the read`);
+        if (total > AUTH0_USERS_PAGING_CAP) throw new CapError(total);
+        const items = res.body.users as Auth0User[];
+        const readSoFar = page * perPage + items.length;
+        if (items.length === 0 && readSoFar < total) throw new Error(`page ${page} came back empty at ${readSoFar} of ${total} users`);
+        return { items, ...(readSoFar < total ? { next: String(page + 1) } : {}) };
+      },
+      signal,
+    );
+    if (users.incompleteReason) {
+      reasons.push(users.incompleteReason.includes(CapError.marker) ? `auth0 users: ${total} users: ${USERS_EXPORT_HINT}` : users.incompleteReason);
+    } else if (total !== undefined && users.items.length !== total) {
+      reasons.push(`auth0 users: read ${users.items.length} of the ${total} users the api counted`);
+    }
+
+    const anchors = new Map<string, string>();
+    const directoryUsers: DirectoryUser[] = [];
+    const seen = new Set<string>();
+    for (const u of users.items) {
+      const m = mapAuth0User(u, config.connection);
+      if ("skip" in m) continue;
+      if (seen.has(m.id)) {
+        reasons.push(`auth0 users: anchor "${m.id}" came back twice`);
+        continue;
+      }
+      seen.add(m.id);
+      anchors.set(u.user_id!, m.id);
+      directoryUsers.push(m);
+    }
+
+    // roles or organizations, then their members, by checkpoint paging
+    const checkpoint =
+      <T>(path: string, field: string) =>
+      async (cursor: string | undefined): Promise<Page<T>> => {
+        const q = new URLSearchParams({ take: String(perPage) });
+        if (cursor !== undefined) q.set("from", cursor);
+        const res = await client.request<Record<string, unknown>>(`${api}${path}?${q}`, {}, signal);
+        const items = res.body[field];
+        if (!Array.isArray(items)) throw new Error(`"${path}" answered without "${field}"`);
+        const next = res.body.next;
+        return { items: items as T[], ...(typeof next === "string" && next !== "" ? { next } : {}) };
+      };
+    const what = config.groupsFrom === "organizations" ? "organizations" : "roles";
+    const groups =
+      what === "organizations"
+        ? await listAll(client, "auth0 organizations", checkpoint<Auth0GroupLike>("/organizations", "organizations"), signal)
+        : await listAll<Auth0GroupLike>(
+            client,
+            "auth0 roles",
+            async (cursor) => {
+              const page = cursor === undefined ? 0 : Number(cursor);
+              const q = new URLSearchParams({ page: String(page), per_page: String(perPage), include_totals: "true" });
+              const res = await client.request<{ roles?: unknown; total?: unknown }>(`${api}/roles?${q}`, {}, signal);
+              if (!Array.isArray(res.body.roles) || typeof res.body.total !== "number") throw new Error('"/api/v2/roles" answered without "roles" and "total"');
+              const readSoFar = page * perPage + res.body.roles.length;
+              if (res.body.roles.length === 0 && readSoFar < res.body.total) throw new Error(`page ${page} came back empty at ${readSoFar} of ${res.body.total} roles`);
+              return { items: res.body.roles as Auth0GroupLike[], ...(readSoFar < res.body.total ? { next: String(page + 1) } : {}) };
+            },
+            signal,
+          );
+    if (groups.incompleteReason) reasons.push(groups.incompleteReason);
+    const valid = groups.items.filter((g): g is Auth0GroupLike & { id: string } => typeof g.id === "string" && g.id !== "");
+    const memberLists = await mapLimit(valid, config.concurrency, (g) =>
+      listAll(
+        client,
+        `auth0 ${what === "roles" ? "role" : "organization"} "${g.name ?? g.id}" members`,
+        what === "roles"
+          ? checkpoint<Auth0Member>(`/roles/${encodeURIComponent(g.id)}/users`, "users")
+          : checkpoint<Auth0Member>(`/organizations/${encodeURIComponent(g.id)}/members`, "members"),
+        signal,
+      ),
+    );
+    const directoryGroups = valid.map((g, i) => {
+      const r = memberLists[i]!;
+      if (r.incompleteReason) reasons.push(r.incompleteReason);
+      return mapAuth0Group(g, r.items, anchors);
+    });
+    return finish({ users: directoryUsers, groups: directoryGroups }, reasons, fingerprint);
+  }
+
+  return { read };
+}
+
+/** The user count is beyond what `GET /api/v2/users` can page. */
+class CapError extends Error {
+  static readonly marker = "beyond the users paging cap";
+  constructor(total: number) {
+    super(`${total} users: ${CapError.marker} of ${AUTH0_USERS_PAGING_CAP}`);
+    this.name = "CapError";
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Okta source (API token, `Authorization: SSWS <token>`). Users from `/api/v1/users`, groups
+ * from `/api/v1/groups`, members from `/api/v1/groups/{id}/users`, paged by `Link: rel="next"`
+ * to the end. Okta rate limits answer 429 with `X-Rate-Limit-Reset`, honoured. Mapping in ./okta-map.ts.
+ */
+import type { OktaSourceConfig } from "../../config/types.js";
+import { ConfigError } from "../../errors.js";
+import type { DirectorySource, DirectoryUser, SourceRead } from "../directory.js";
+import { checkBaseUrl, defaultSleep, finish, listAll, mapLimit, requireEnv, SourceHttpClient, type Page, type RestSourceOptions } from "./http.js";
+import { mapOktaGroup, mapOktaUser, nextLink, type OktaGroup, type OktaUser } from "./okta-map.js";
+
+export function oktaFingerprint(config: OktaSourceConfig): string {
+  return `okta ${config.orgUrl} groups=${config.groupSearch ?? "*"} inactive=${config.inactiveStatuses.join(",")}`;
+}
+
+export function createOktaSource(config: OktaSourceConfig, options: RestSourceOptions): DirectorySource {
+  if (!config.orgUrl) throw new ConfigError('"sync.source.orgUrl" is required for "okta"');
+  const orgUrl = checkBaseUrl(config.orgUrl, "sync.source.orgUrl");
+  const fetchFn = options.fetch ?? ((u, i) => fetch(u, i));
+  const fingerprint = oktaFingerprint(config);
+  const limit = String(Math.min(Math.max(1, config.pageSize), 200));
+
+  async function read(signal?: AbortSignal): Promise<SourceRead> {
+    const apiToken = requireEnv(options.env, config.apiTokenEnv, "okta api token");
+    const client = new SourceHttpClient({
+      label: "okta",
+      fetch: fetchFn,
+      sleep: options.sleep ?? defaultSleep,
+      now: options.now ?? Date.now,
+      timeoutMs: config.timeoutMs,
+      maxRetries: config.maxRetries,
+      secrets: () => [apiToken],
+      authorize: async () => `SSWS ${apiToken}`,
+    });
+    const origin = new URL(orgUrl).origin;
+    const pager =
+      <T>(first: string) =>
+      async (cursor: string | undefined): Promise<Page<T>> => {
+        const url = cursor ?? first;
+        if (cursor !== undefined && new URL(cursor).origin !== origin) throw new Error(`the "next" link points outside "${origin}"`);
+        const res = await client.request<unknown>(url, {}, signal);
+        if (!Array.isArray(res.body)) throw new Error(`"${new URL(url).pathname}" answered without an array`);
+        const next = nextLink(res.headers.get("link"));
+        return { items: res.body as T[], ...(next ? { next } : {}) };
+      };
+
+    const reasons: string[] = [];
+    const users = await listAll(client, "okta users", pager<OktaUser>(`${orgUrl}/api/v1/users?limit=${limit}`), signal);
+    if (users.incompleteReason) reasons.push(users.incompleteReason);
+    const groupsQuery = new URLSearchParams({ limit });
+    if (config.groupSearch) groupsQuery.set("search", config.groupSearch);
+    const groups = await listAll(client, "okta groups", pager<OktaGroup>(`${orgUrl}/api/v1/groups?${groupsQuery}`), signal);
+    if (groups.incompleteReason) reasons.push(groups.incompleteReason);
+
+    const directoryUsers: DirectoryUser[] = [];
+    const seen = new Set<string>();
+    for (const u of users.items) {
+      const m = mapOktaUser(u, config.inactiveStatuses);
+      if ("skip" in m) continue;
+      if (seen.has(m.id)) {
+        reasons.push(`okta users: user "${m.id}" came back twice (paging moved under the read)`);
+        continue;
+      }
+      seen.add(m.id);
+      directoryUsers.push(m);
+    }
+    const valid = groups.items.filter((g): g is OktaGroup & { id: string } => typeof g.id === "string" && g.id !== "");
+    const memberLists = await mapLimit(valid, config.concurrency, (g) =>
+      listAll(client, `okta group "${g.profile?.name ?? g.id}" users`, pager<OktaUser>(`${orgUrl}/api/v1/groups/${encodeURIComponent(g.id)}/users?limit=${limit}`), signal),
+    );
+    const directoryGroups = valid.map((g, i) => {
+      const r = memberLists[i]!;
+      if (r.incompleteReason) reasons.push(r.incompleteReason);
+      return mapOktaGroup(g, r.items);
+    });
+    return finish({ users: directoryUsers, groups: directoryGroups }, reasons, fingerprint);
+  }
+
+  return { read };
+}
