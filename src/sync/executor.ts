@@ -7,12 +7,19 @@
  *   create failed, a delete whose deactivate failed); unrelated operations carry on.
  * - Bounded concurrency (default 8); retries and rate limits live in the SCIM client.
  * - `/Bulk` for the per-user phases when the Catalog advertises it (within `maxOperations`
- *   and `maxPayloadSize`); member changes always go through `patchGroupMembers`, batched
- *   (default 100 per PATCH) with a refused value isolated.
+ *   and `maxPayloadSize`). Member changes are batched (default 100 per PATCH, RFC forms only:
+ *   `add` of explicit values, `remove` with `members[value eq "…"]`); when Bulk is advertised
+ *   and a phase needs more PATCHes than go out at once (`concurrency`), those PATCHes travel
+ *   inside `/Bulk` requests; a
+ *   PATCH refused with 400 there is sent again through `patchGroupMembers`, which isolates
+ *   the refused value.
+ * - Hooks: `beforeBatch` / `afterBatch` frame each request (a Bulk chunk is one batch), so
+ *   that a caller can record a whole request durably at once (group commit).
  * - A failed operation is not retried here beyond the client's retries: the next run
  *   recomputes the plan and tries again.
  */
 import { ScimResponseError } from "../errors.js";
+import { addMembers, patchRequest, removeMember } from "../scim/patch.js";
 import { SCHEMA_PATCH_OP, SCHEMA_USER } from "../scim/types.js";
 import type { BulkOperation, BulkOperationResponse, PatchOperation, ScimClientApi, ScimUser } from "../scim/types.js";
 import type { SyncOperation } from "./plan-types.js";
@@ -37,7 +44,14 @@ export interface OperationOutcome {
 }
 
 export interface ExecutorHooks {
-  /** called before an operation is sent (the snapshot records its intent here) */
+  /**
+   * called once before the operations of one request are sent, before their `beforeOperation`
+   * (the snapshot records their intents here, in one transaction)
+   */
+  beforeBatch?(items: readonly { index: number; operation: SyncOperation }[]): void | Promise<void>;
+  /** called once the outcomes of one request are settled, before their `afterOperation` (the ledger and the snapshot record them here) */
+  afterBatch?(outcomes: readonly OperationOutcome[]): void | Promise<void>;
+  /** called before an operation is sent */
   beforeOperation?(index: number, operation: SyncOperation): void | Promise<void>;
   /** called once the Catalog answered (or the operation was skipped) */
   afterOperation?(outcome: OperationOutcome): void | Promise<void>;
@@ -119,7 +133,11 @@ export async function executePlan(
   const notDeactivated = new Set<string>();
 
   let bulk: { maxOperations: number; maxPayloadSize: number } | undefined;
-  if (options.bulk !== false && operations.some((o) => PHASE_OF[o.op] !== "add" && PHASE_OF[o.op] !== "remove")) {
+  const memberRequests = operations.reduce(
+    (n, o) => n + (o.op === "addMembers" ? Math.ceil(o.members.length / batchSize) : o.op === "removeMembers" ? Math.ceil(o.scimIds.length / batchSize) : 0),
+    0,
+  );
+  if (options.bulk !== false && (memberRequests > concurrency || operations.some((o) => PHASE_OF[o.op] !== "add" && PHASE_OF[o.op] !== "remove"))) {
     try {
       const caps = await client.capabilities();
       if (caps.bulk.supported && caps.bulk.maxOperations > 1) bulk = { maxOperations: caps.bulk.maxOperations, maxPayloadSize: caps.bulk.maxPayloadSize };
@@ -128,17 +146,22 @@ export async function executePlan(
     }
   }
 
-  const finish = async (outcome: OperationOutcome): Promise<void> => {
-    outcomes.push(outcome);
-    const op = outcome.operation;
-    if (op.op === "createUser") {
-      if (outcome.status === "done" && outcome.scimId) created.set(op.externalId, outcome.scimId);
-      else notCreated.add(op.externalId);
+  const finishMany = async (batch: OperationOutcome[]): Promise<void> => {
+    if (batch.length === 0) return;
+    for (const outcome of batch) {
+      outcomes.push(outcome);
+      const op = outcome.operation;
+      if (op.op === "createUser") {
+        if (outcome.status === "done" && outcome.scimId) created.set(op.externalId, outcome.scimId);
+        else notCreated.add(op.externalId);
+      }
+      if (op.op === "deactivateUser" && outcome.status !== "done") notDeactivated.add(op.scimId);
+      options.audit?.write(auditEntry(options.target, outcome, now()));
     }
-    if (op.op === "deactivateUser" && outcome.status !== "done") notDeactivated.add(op.scimId);
-    options.audit?.write(auditEntry(options.target, outcome, now()));
-    await options.hooks?.afterOperation?.(outcome);
+    await options.hooks?.afterBatch?.(batch);
+    for (const outcome of batch) await options.hooks?.afterOperation?.(outcome);
   };
+  const finish = (outcome: OperationOutcome): Promise<void> => finishMany([outcome]);
 
   const indexed = operations.map((operation, index) => ({ operation, index }));
   for (const phase of PHASES) {
@@ -165,9 +188,17 @@ export async function executePlan(
           continue;
         }
         if (chunk.length === 1) await runSingle(client, chunk[0]!, batchSize, created, options, finish);
-        else await runBulk(client, chunk, options, finish);
+        else await runBulk(client, chunk, options, finishMany);
       }
       continue;
+    }
+    if (bulk && (phase === "add" || phase === "remove")) {
+      const plan = memberBulkPlan(runnable, batchSize, created);
+      // up to `concurrency` PATCHes go out together in one round trip; beyond that Bulk saves round trips and requests
+      if (plan.pieces.length > concurrency) {
+        await runMemberBulk(client, plan, batchSize, bulk, options, finishMany);
+        continue;
+      }
     }
     await pool(runnable, concurrency, async (item) => {
       if (options.signal?.aborted) {
@@ -229,6 +260,7 @@ async function runSingle(
       return;
     }
     const resolved: SyncOperation = { ...op, members: values.map((scimId) => ({ scimId })) };
+    await options.hooks?.beforeBatch?.([{ index, operation: resolved }]);
     await options.hooks?.beforeOperation?.(index, resolved);
     let outcome: OperationOutcome;
     try {
@@ -247,6 +279,7 @@ async function runSingle(
     return;
   }
   if (op.op === "removeMembers") {
+    await options.hooks?.beforeBatch?.([{ index, operation: op }]);
     await options.hooks?.beforeOperation?.(index, op);
     let outcome: OperationOutcome;
     try {
@@ -264,6 +297,7 @@ async function runSingle(
     await finish(outcome);
     return;
   }
+  await options.hooks?.beforeBatch?.([{ index, operation: op }]);
   await options.hooks?.beforeOperation?.(index, op);
   // the outcome is settled first, then reported: a failing hook must not turn a done operation into a failed one
   let outcome: OperationOutcome;
@@ -308,19 +342,22 @@ async function runBulk(
   client: ScimClientApi,
   chunk: { operation: SyncOperation; index: number }[],
   options: ExecutorOptions,
-  finish: (o: OperationOutcome) => Promise<void>,
+  finishMany: (o: OperationOutcome[]) => Promise<void>,
 ): Promise<void> {
+  await options.hooks?.beforeBatch?.(chunk);
   for (const item of chunk) await options.hooks?.beforeOperation?.(item.index, item.operation);
   const ops = chunk.map((item) => toBulkOperation(item.operation, `op-${item.index}`));
   let responses: BulkOperationResponse[];
   try {
     responses = await client.bulk(ops);
   } catch (e) {
-    for (const item of chunk) {
-      await finish({ index: item.index, operation: item.operation, status: "failed", ...scimIdOf(item.operation), ...errorOf(e) });
-    }
+    await finishMany(chunk.map((item) => ({ index: item.index, operation: item.operation, status: "failed" as const, ...scimIdOf(item.operation), ...errorOf(e) })));
     return;
   }
+  const settled: OperationOutcome[] = [];
+  const finish = async (o: OperationOutcome): Promise<void> => {
+    settled.push(o);
+  };
   const byBulkId = new Map(responses.filter((r) => r.bulkId).map((r) => [r.bulkId!, r]));
   for (const [i, item] of chunk.entries()) {
     const r = byBulkId.get(`op-${item.index}`) ?? responses[i];
@@ -354,6 +391,195 @@ async function runBulk(
       await finish({ ...base, status: "done", ...scimIdOf(item.operation), ...(body && typeof body.userName === "string" ? { user: body } : {}) });
     }
   }
+  await finishMany(settled);
+}
+
+interface MemberAccount {
+  item: { operation: SyncOperation; index: number };
+  /** the operation as sent (members resolved to Catalog ids) */
+  resolved: SyncOperation;
+  groupId: string;
+  added: string[];
+  removed: string[];
+  failed: string[];
+  skipped: string[];
+  firstError?: { error: string; httpStatus?: number };
+  remaining: number;
+  started: boolean;
+}
+
+interface MemberPiece {
+  account: MemberAccount;
+  kind: "add" | "remove";
+  values: string[];
+  op: BulkOperation;
+}
+
+interface MemberBulkPlan {
+  /** operations with nothing to send (no member could be resolved) */
+  unresolved: OperationOutcome[];
+  accounts: MemberAccount[];
+  pieces: MemberPiece[];
+}
+
+/** The member PATCHes of a phase as Bulk operations, `batchSize` values each (the same batches `patchGroupMembers` sends). */
+function memberBulkPlan(items: { operation: SyncOperation; index: number }[], batchSize: number, created: Map<string, string>): MemberBulkPlan {
+  const plan: MemberBulkPlan = { unresolved: [], accounts: [], pieces: [] };
+  for (const item of items) {
+    const op = item.operation;
+    let kind: "add" | "remove";
+    let values: string[];
+    let skipped: string[] = [];
+    let resolved: SyncOperation;
+    if (op.op === "addMembers") {
+      const ids: string[] = [];
+      for (const m of op.members) {
+        if ("scimId" in m) ids.push(m.scimId);
+        else {
+          const id = created.get(m.externalId);
+          if (id) ids.push(id);
+          else skipped.push(m.externalId);
+        }
+      }
+      if (ids.length === 0) {
+        plan.unresolved.push({ index: item.index, operation: op, status: "skipped", members: { added: [], removed: [], failed: [], skipped }, error: "no member could be resolved" });
+        continue;
+      }
+      kind = "add";
+      values = [...new Set(ids)];
+      resolved = { ...op, members: ids.map((scimId) => ({ scimId })) };
+    } else if (op.op === "removeMembers") {
+      kind = "remove";
+      values = [...new Set(op.scimIds)];
+      skipped = [];
+      resolved = op;
+    } else continue;
+    const account: MemberAccount = { item, resolved, groupId: op.groupId, added: [], removed: [], failed: [], skipped, remaining: 0, started: false };
+    plan.accounts.push(account);
+    for (let i = 0; i < values.length; i += batchSize) {
+      const batch = values.slice(i, i + batchSize);
+      const operations = kind === "add" ? [addMembers(batch)] : batch.map((v) => removeMember(v));
+      plan.pieces.push({
+        account,
+        kind,
+        values: batch,
+        op: { method: "PATCH", bulkId: `m-${item.index}-${i / batchSize}`, path: `/Groups/${encodeURIComponent(op.groupId)}`, data: patchRequest(operations) },
+      });
+      account.remaining++;
+    }
+  }
+  return plan;
+}
+
+/** Member PATCHes inside `/Bulk` requests within `maxOperations` and `maxPayloadSize`; one batch of hooks per request. */
+async function runMemberBulk(
+  client: ScimClientApi,
+  plan: MemberBulkPlan,
+  batchSize: number,
+  limits: { maxOperations: number; maxPayloadSize: number },
+  options: ExecutorOptions,
+  finishMany: (o: OperationOutcome[]) => Promise<void>,
+): Promise<void> {
+  await finishMany(plan.unresolved);
+  const settle = (a: MemberAccount): OperationOutcome => {
+    const base = { index: a.item.index, operation: a.item.operation };
+    const failed = a.failed;
+    return {
+      ...base,
+      status: failed.length > 0 ? "failed" : "done",
+      members: { added: a.added, removed: a.removed, failed, skipped: a.skipped },
+      ...(failed.length > 0 ? { error: a.firstError && a.added.length + a.removed.length === 0 ? a.firstError.error : `${failed.length} member value(s) refused`, ...(a.firstError?.httpStatus !== undefined ? { httpStatus: a.firstError.httpStatus } : {}) } : {}),
+    };
+  };
+  const fail = (p: MemberPiece, e: { error: string; httpStatus?: number }): void => {
+    p.account.failed.push(...p.values);
+    p.account.firstError ??= e;
+  };
+  const accept = (p: MemberPiece, values: string[]): void => {
+    (p.kind === "add" ? p.account.added : p.account.removed).push(...values);
+  };
+  const sized = plan.pieces.map((p) => ({ piece: p, size: Buffer.byteLength(JSON.stringify(p.op)) + 1 }));
+  for (const chunk of chunkBySize(sized, limits.maxOperations, limits.maxPayloadSize)) {
+    const pieces = chunk.map((c) => c.piece);
+    const starting = [...new Set(pieces.map((p) => p.account))].filter((a) => !a.started);
+    if (options.signal?.aborted) {
+      const stopped: OperationOutcome[] = [];
+      for (const p of pieces) {
+        if (!p.account.started) continue;
+        fail(p, { error: "the run was stopped" });
+        if (--p.account.remaining === 0) stopped.push(settle(p.account));
+      }
+      for (const a of starting) {
+        a.started = true;
+        a.remaining = -1;
+        stopped.push({ index: a.item.index, operation: a.item.operation, status: "skipped", error: "the run was stopped" });
+      }
+      await finishMany(stopped);
+      continue;
+    }
+    if (starting.length > 0) {
+      for (const a of starting) a.started = true;
+      await options.hooks?.beforeBatch?.(starting.map((a) => ({ index: a.item.index, operation: a.resolved })));
+      for (const a of starting) await options.hooks?.beforeOperation?.(a.item.index, a.resolved);
+    }
+    let responses: BulkOperationResponse[] | undefined;
+    let thrown: unknown;
+    try {
+      responses = await client.bulk(pieces.map((p) => p.op));
+    } catch (e) {
+      thrown = e;
+    }
+    const byBulkId = new Map((responses ?? []).filter((r) => r.bulkId).map((r) => [r.bulkId!, r]));
+    for (const [i, p] of pieces.entries()) {
+      if (!responses) {
+        fail(p, errorOf(thrown));
+        continue;
+      }
+      const r = byBulkId.get(p.op.bulkId!) ?? responses[i];
+      const status = r ? Number(r.status) : 0;
+      if (r && status >= 200 && status < 300) {
+        accept(p, p.values);
+        continue;
+      }
+      if (status === 400) {
+        // a refused value: the same batch again through PATCH, which isolates it (and treats a missing member to remove as done)
+        try {
+          const res = await client.patchGroupMembers(p.account.groupId, p.kind === "add" ? { add: p.values } : { remove: p.values }, { batchSize });
+          accept(p, p.kind === "add" ? res.added : res.removed);
+          if (res.failed.length > 0) {
+            p.account.failed.push(...res.failed.map((f) => f.value));
+            p.account.firstError ??= { error: errorOf(res.failed[0]!.error).error, ...statusOf(res.failed[0]!.error) };
+          }
+        } catch (e) {
+          fail(p, errorOf(e));
+        }
+        continue;
+      }
+      const detail = (r?.response as { detail?: unknown } | undefined)?.detail;
+      fail(p, r ? { httpStatus: status, error: `bulk PATCH failed with ${status}${typeof detail === "string" ? `: ${detail.slice(0, 200)}` : ""}` } : { error: "no result in the bulk response" });
+    }
+    const done: OperationOutcome[] = [];
+    for (const p of pieces) if (--p.account.remaining === 0) done.push(settle(p.account));
+    await finishMany(done);
+  }
+}
+
+function chunkBySize<T extends { size: number }>(items: T[], maxOperations: number, maxPayloadSize: number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let size = 200;
+  const limit = maxPayloadSize > 0 ? Math.floor(maxPayloadSize * 0.9) : Number.POSITIVE_INFINITY;
+  for (const item of items) {
+    if (current.length > 0 && (current.length >= maxOperations || size + item.size > limit)) {
+      out.push(current);
+      current = [];
+      size = 200;
+    }
+    current.push(item);
+    size += item.size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
 }
 
 function toBulkOperation(op: SyncOperation, bulkId: string): BulkOperation {
@@ -376,22 +602,8 @@ function toBulkOperation(op: SyncOperation, bulkId: string): BulkOperation {
 }
 
 function chunks<T extends { operation: SyncOperation; index: number }>(items: T[], maxOperations: number, maxPayloadSize: number): T[][] {
-  const out: T[][] = [];
-  let current: T[] = [];
-  let size = 200;
-  const limit = maxPayloadSize > 0 ? Math.floor(maxPayloadSize * 0.9) : Number.POSITIVE_INFINITY;
-  for (const item of items) {
-    const itemSize = Buffer.byteLength(JSON.stringify(toBulkOperation(item.operation, `op-${item.index}`))) + 1;
-    if (current.length > 0 && (current.length >= maxOperations || size + itemSize > limit)) {
-      out.push(current);
-      current = [];
-      size = 200;
-    }
-    current.push(item);
-    size += itemSize;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
+  const sized = items.map((item) => ({ item, size: Buffer.byteLength(JSON.stringify(toBulkOperation(item.operation, `op-${item.index}`))) + 1 }));
+  return chunkBySize(sized, maxOperations, maxPayloadSize).map((c) => c.map((x) => x.item));
 }
 
 function idFromLocation(location: string | undefined): string | undefined {

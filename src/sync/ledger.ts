@@ -11,7 +11,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
 import { ProvisioningError } from "../errors.js";
-import { ledgerAfter, type AppliedResult } from "./ownership.js";
+import { LedgerIndex, type AppliedResult } from "./ownership.js";
 import type { Ledger, LedgerUser, SyncOperation } from "./plan-types.js";
 
 export const LEDGER_VERSION = 1;
@@ -95,15 +95,20 @@ export function writeFileAtomic(path: string, content: string): void {
 }
 
 /**
- * The ledger as a file with a write-ahead journal: each accepted operation is appended (and
- * fsynced) to `<ledger>.journal` at once, a cheap O(1) write, and the journal is folded into
- * the ledger file every `compactEvery` records and at the end. A crash therefore loses no
- * ownership record: the next open replays the journal (a torn last line, from a crash in
- * the middle of an append, is ignored; it was never acknowledged).
+ * The ledger as a file with a write-ahead journal: each accepted operation is appended to
+ * `<ledger>.journal` at once, a cheap O(1) write, and the journal is folded into the ledger
+ * file once it holds `compactEvery` records and half as many as the ledger has users (so the
+ * rewrites of a large ledger stay linear in total), and at the end. The records of one request
+ * are appended with one write and one fsync ({@link LedgerStore.applyMany}): a group commit.
+ * A crash therefore loses no ownership record: the next open replays the journal (a torn
+ * last line, from a crash in the middle of an append, is ignored; it was never acknowledged).
+ * The in-memory ledger is one {@link LedgerIndex} for the whole run (linear, not a copy per
+ * operation).
  */
 export class LedgerStore {
-  #ledger: Ledger;
+  #index: LedgerIndex;
   #pending = 0;
+  #fd: number | undefined;
   readonly path: string;
   readonly journalPath: string;
   readonly compactEvery: number;
@@ -112,45 +117,67 @@ export class LedgerStore {
     this.path = path;
     this.journalPath = `${path}.journal`;
     this.compactEvery = options.compactEvery ?? 200;
-    this.#ledger = readLedger(path);
-    const replayed = replayJournal(this.journalPath, this.#ledger);
+    let ledger = readLedger(path);
+    const replayed = replayJournal(this.journalPath, ledger);
+    if (replayed.count > 0) ledger = replayed.ledger;
+    this.#index = new LedgerIndex(ledger);
     if (replayed.count > 0) {
-      this.#ledger = replayed.ledger;
       this.#pending = replayed.count;
       this.flush();
     }
   }
 
   get ledger(): Ledger {
-    return this.#ledger;
+    return this.#index.ledger();
   }
 
-  /** record one accepted operation: journal first, then the in-memory ledger */
+  /** record one accepted operation: journal first (written and fsynced), then the in-memory ledger */
   apply(operation: SyncOperation, result: AppliedResult): void {
-    const next = ledgerAfter(this.#ledger, operation, result);
-    appendDurable(this.journalPath, `${JSON.stringify({ operation, result })}\n`);
-    this.#ledger = next;
-    this.#pending++;
-    if (this.#pending >= this.compactEvery) this.flush();
+    this.applyMany([{ operation, result }]);
+  }
+
+  /** record the accepted operations of one request: one journal write and one fsync, then the in-memory ledger */
+  applyMany(entries: readonly { operation: SyncOperation; result: AppliedResult }[]): void {
+    if (entries.length === 0) return;
+    // check every transition first (a create without an id throws) before anything is journaled
+    for (const { operation, result } of entries) {
+      if (operation.op === "createUser" && (result.scimId === undefined || result.scimId === "")) {
+        throw new TypeError('"scimId" is required to record a created user');
+      }
+    }
+    let text = "";
+    for (const e of entries) text += `${JSON.stringify({ operation: e.operation, result: e.result })}\n`;
+    this.#append(text);
+    for (const { operation, result } of entries) this.#index.apply(operation, result);
+    this.#pending += entries.length;
+    if (this.#pending >= Math.max(this.compactEvery, this.#index.size / 2)) this.flush();
+  }
+
+  #append(text: string): void {
+    if (this.#fd === undefined) {
+      mkdirSync(dirname(this.journalPath), { recursive: true });
+      this.#fd = openSync(this.journalPath, "a", 0o600);
+    }
+    writeSync(this.#fd, text);
+    fsyncSync(this.#fd);
+  }
+
+  #closeJournal(): void {
+    if (this.#fd === undefined) return;
+    closeSync(this.#fd);
+    this.#fd = undefined;
   }
 
   /** fold the journal into the ledger file (atomic write), then drop the journal */
   flush(): void {
-    if (this.#pending === 0) return;
-    writeLedger(this.path, this.#ledger);
+    if (this.#pending === 0) {
+      this.#closeJournal();
+      return;
+    }
+    writeLedger(this.path, this.#index.ledger());
+    this.#closeJournal();
     rmSync(this.journalPath, { force: true });
     this.#pending = 0;
-  }
-}
-
-function appendDurable(path: string, line: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const fd = openSync(path, "a", 0o600);
-  try {
-    writeSync(fd, line);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -164,20 +191,20 @@ function replayJournal(path: string, ledger: Ledger): { ledger: Ledger; count: n
   }
   const lines = text.split("\n");
   const complete = lines.slice(0, -1); // the last piece is "" after a final newline, or a torn line
-  let current = ledger;
+  const current = new LedgerIndex(ledger);
   let count = 0;
   for (const [i, line] of complete.entries()) {
     if (line.trim() === "") continue;
     try {
       const entry = JSON.parse(line) as { operation: SyncOperation; result: AppliedResult };
-      current = ledgerAfter(current, entry.operation, entry.result);
+      current.apply(entry.operation, entry.result);
       count++;
     } catch (e) {
       throw corrupt(path, `the ledger journal "${path}" is invalid at line ${i + 1}`, e);
     }
   }
   // an existing journal, even one holding only a torn line, is folded in and removed
-  return { ledger: current, count: Math.max(count, 1) };
+  return { ledger: current.ledger(), count: Math.max(count, 1) };
 }
 
 function byUser(a: LedgerUser, b: LedgerUser): number {

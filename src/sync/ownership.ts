@@ -36,6 +36,11 @@ export class LedgerIndex {
     for (const u of this.#users) this.#index(u);
   }
 
+  /** how many users the ledger holds */
+  get size(): number {
+    return this.#users.length;
+  }
+
   /** the current ledger (shares this index's users: read it, do not change it) */
   ledger(): Ledger {
     return { version: 1, users: this.#users };

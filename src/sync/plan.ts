@@ -86,6 +86,13 @@ export function planSync(input: PlanInput): SyncPlan {
   }
   if (missingCatalogGroups.length > 0) report.missingCatalogGroups = missingCatalogGroups;
   const managedByName = new Map(managed.map((g) => [g.displayName.toLowerCase(), g]));
+  /** group id → its managed entries, and Catalog user id → the managed entries that hold it */
+  const managedById = new Map<string, ManagedGroup[]>();
+  const memberOf = new Map<string, ManagedGroup[]>();
+  for (const g of managed) {
+    push(managedById, g.id, g);
+    for (const m of g.members) push(memberOf, m, g);
+  }
 
   // ownership
   const owned = new Map<string, LedgerUser>();
@@ -198,17 +205,18 @@ export function planSync(input: PlanInput): SyncPlan {
       userOps.push({ op: "reactivateUser", scimId: c.id, externalId: d.id });
     }
 
+    // only the groups the user should be in or is in (not every managed group per user)
     const want = new Set(wantGroups.map((g) => g.id));
-    for (const g of managed) {
-      const isMember = g.members.has(c.id);
-      if (want.has(g.id)) {
+    for (const id of want) {
+      for (const g of managedById.get(id) ?? []) {
         let s = desiredMembers.get(g.id);
         if (!s) desiredMembers.set(g.id, (s = new Set()));
         s.add(c.id);
-        if (!isMember) push(adds, g.id, { scimId: c.id });
-      } else if (isMember && lu?.granted.includes(g.id)) {
-        push(leftRemovals, g.id, c.id);
+        if (!g.members.has(c.id)) push(adds, g.id, { scimId: c.id });
       }
+    }
+    for (const g of memberOf.get(c.id) ?? []) {
+      if (!want.has(g.id) && lu?.granted.includes(g.id)) push(leftRemovals, g.id, c.id);
     }
   }
 

@@ -8,12 +8,12 @@
  * lock from start to end.
  */
 import { createHash } from "node:crypto";
-import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { ConfigError, ProvisioningError } from "../errors.js";
 import type { ProvisioningConfig, SyncPolicy, TargetConfig } from "../config/types.js";
 import { managedCatalogGroups } from "../config/mapping.js";
-import type { ScimClientApi } from "../scim/types.js";
+import type { PatchOperation, ScimClientApi } from "../scim/types.js";
 import type { Directory, DirectorySource, SourceRead } from "./directory.js";
 import type { CatalogState, Ledger, SyncOperation, SyncPlan } from "./plan-types.js";
 import { planSync } from "./plan.js";
@@ -23,6 +23,7 @@ import { createSource } from "./sources/index.js";
 import { ScimClient } from "../scim/client.js";
 import { createCliFetch, type CliFetch } from "../scim/cli-fetch.js";
 import { readCatalogState, toCatalogUser } from "./catalog-read.js";
+import type { AppliedResult } from "./ownership.js";
 import { executePlan, type AuditEntry, type ExecutionResult, type ExecutorHooks, type OperationOutcome } from "./executor.js";
 import { LedgerStore, writeFileAtomic } from "./ledger.js";
 import { acquireLock, type RunLock } from "./lock.js";
@@ -279,33 +280,56 @@ async function apply(plan: SyncPlan, client: ScimClientApi, ctx: ApplyContext): 
       audit: auditLog,
       now: ctx.now,
       hooks: {
+        // group commit: the intents of one request in one transaction, durable before it is sent
+        beforeBatch: (items) => {
+          if (!state) return;
+          const seqs = state.recordIntents(
+            items.map((i) => i.operation),
+            ctx.now().toISOString(),
+          );
+          items.forEach((item, k) => intents.set(item.index, seqs[k]!));
+        },
         beforeOperation: async (index, operation) => {
-          if (state) intents.set(index, state.recordIntent(operation, ctx.now().toISOString()));
           await ctx.hooks?.beforeOperation?.(index, operation);
         },
-        afterOperation: async (outcome) => {
-          const applied = appliedOperation(outcome);
-          if (applied) {
-            ledgerStore.apply(applied, {
-              target: plan.target,
-              now: ctx.now().toISOString(),
-              ...(connection !== undefined ? { connection } : {}),
-              ...(outcome.scimId !== undefined ? { scimId: outcome.scimId } : {}),
+        // what one request's answer made true, recorded at once: one journal write + fsync, one transaction
+        afterBatch: async (outcomes) => {
+          const at = ctx.now().toISOString();
+          const accepted: { operation: SyncOperation; result: AppliedResult }[] = [];
+          for (const outcome of outcomes) {
+            const applied = appliedOperation(outcome);
+            if (!applied) continue;
+            accepted.push({
+              operation: applied,
+              result: {
+                target: plan.target,
+                now: at,
+                ...(connection !== undefined ? { connection } : {}),
+                ...(outcome.scimId !== undefined ? { scimId: outcome.scimId } : {}),
+              },
             });
           }
-          const seq = intents.get(outcome.index);
-          if (state && seq !== undefined) {
-            const effects = await stateEffects(outcome, client);
+          ledgerStore.applyMany(accepted);
+          if (!state) return;
+          const settled: { seq: number; effects: StateEffect[]; done: boolean }[] = [];
+          for (const outcome of outcomes) {
+            const seq = intents.get(outcome.index);
+            if (seq === undefined) continue;
+            intents.delete(outcome.index);
+            const effects = await stateEffects(outcome, client, state);
             // an operation that failed stays as a pending intent: the next start re-reads what it touched
-            if (outcome.status === "done") state.recordDone(seq, effects);
-            else if (effects.length > 0) state.applyEffects(effects);
+            if (outcome.status === "done" || effects.length > 0) settled.push({ seq, effects, done: outcome.status === "done" });
           }
+          state.recordDoneMany(settled);
+        },
+        afterOperation: async (outcome) => {
           ctx.progress.tick(outcome);
           await ctx.hooks?.afterOperation?.(outcome);
         },
       },
     });
   } finally {
+    auditLog.close();
     ctx.progress.finish();
   }
 }
@@ -324,7 +348,7 @@ function appliedOperation(o: OperationOutcome): SyncOperation | undefined {
   return o.status === "done" ? op : undefined;
 }
 
-async function stateEffects(o: OperationOutcome, client: ScimClientApi): Promise<StateEffect[]> {
+async function stateEffects(o: OperationOutcome, client: ScimClientApi, state: SnapshotState): Promise<StateEffect[]> {
   const op = o.operation;
   switch (op.op) {
     case "addMembers":
@@ -339,12 +363,60 @@ async function stateEffects(o: OperationOutcome, client: ScimClientApi): Promise
       return o.status === "done" ? [{ kind: "userGone", id: op.scimId }] : [];
     default: {
       if (o.status !== "done" || !o.scimId) return [];
-      const user = o.user ?? (await client.getUser(o.scimId).catch(() => undefined));
-      if (user) return [{ kind: "user", user: toCatalogUser(user) }];
+      if (o.user) return [{ kind: "user", user: toCatalogUser(o.user) }];
+      // no body (a Bulk answer, a 204): the created user is the request's data with the returned id
       if (op.op === "createUser") return [{ kind: "user", user: toCatalogUser({ ...op.user, id: o.scimId, externalId: op.externalId }) }];
-      return [];
+      // a PATCH answered without the resource: its effect on the recorded user is known from the request
+      const known = state.user(o.scimId);
+      const patched = known ? patchedUser(known, op.op === "reactivateUser" ? [{ op: "replace", path: "active", value: true }] : op.patch) : undefined;
+      if (patched) return [{ kind: "user", user: patched }];
+      const user = await client.getUser(o.scimId).catch(() => undefined);
+      return user ? [{ kind: "user", user: toCatalogUser(user) }] : [];
     }
   }
+}
+
+type RecordedUser = CatalogState["users"][number];
+
+/**
+ * The recorded user after the PATCH operations the sync sends (`userPatch`, reactivation), or
+ * undefined for any other form (the caller then reads the user back).
+ */
+export function patchedUser(user: RecordedUser, ops: readonly PatchOperation[]): RecordedUser | undefined {
+  const u: RecordedUser = { ...user, ...(user.name ? { name: { ...user.name } } : {}), ...(user.emails ? { emails: user.emails.map((e) => ({ ...e })) } : {}) };
+  for (const o of ops) {
+    if (o.op.toLowerCase() !== "replace") return undefined;
+    const v = o.value;
+    switch (o.path) {
+      case "externalId":
+      case "userName":
+      case "displayName":
+        if (typeof v !== "string") return undefined;
+        u[o.path] = v;
+        break;
+      case "active":
+        if (typeof v !== "boolean") return undefined;
+        u.active = v;
+        break;
+      case "name.givenName":
+      case "name.familyName":
+        if (typeof v !== "string") return undefined;
+        u.name = { ...u.name, [o.path === "name.givenName" ? "givenName" : "familyName"]: v };
+        break;
+      case 'emails[type eq "work"].value':
+      case "emails[primary eq true].value": {
+        if (typeof v !== "string") return undefined;
+        const byType = o.path.startsWith("emails[type");
+        const targets = (u.emails ?? []).filter((e) => (byType ? e.type === "work" : e.primary === true));
+        if (targets.length === 0) return undefined;
+        for (const e of targets) e.value = v;
+        break;
+      }
+      default:
+        return undefined;
+    }
+  }
+  return u;
 }
 
 /**
@@ -390,11 +462,17 @@ async function reread(op: SyncOperation, client: ScimClientApi): Promise<StateEf
   }
 }
 
-function openAuditLog(path: string): { write(entry: AuditEntry): void } {
+function openAuditLog(path: string): { write(entry: AuditEntry): void; close(): void } {
   mkdirSync(dirname(path), { recursive: true });
+  let fd: number | undefined;
   return {
     write(entry) {
-      appendFileSync(path, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
+      fd ??= openSync(path, "a", 0o600);
+      writeSync(fd, `${JSON.stringify(entry)}\n`);
+    },
+    close() {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
     },
   };
 }

@@ -8,7 +8,12 @@
  *   refused (`SYNC_STATE_MISMATCH`, exit 3) with the recovery `--rebuild-state`.
  * - Each operation is recorded as an intent before it is sent and cleared when the Catalog
  *   accepted it, in the same transaction as its effect; pending intents name what must be
- *   re-read live at the next start.
+ *   re-read live at the next start. The operations of one request (a Bulk chunk) are recorded
+ *   in one transaction ({@link SnapshotState.recordIntents}) and settled in one
+ *   ({@link SnapshotState.recordDoneMany}): a group commit.
+ * - WAL with `synchronous = NORMAL`: a commit is durable across a crash of the process (the
+ *   failure model here) without an fsync per commit; a power loss may lose the last commits,
+ *   which the next run's live audit (state marked as failed, or pending intents) repairs.
  * - A missing state means "diff live, then record". A corrupt state is `SYNC_STATE_CORRUPT`
  *   (exit 3); `--rebuild-state` rebuilds it from live.
  */
@@ -55,6 +60,7 @@ const REQUIRED_TABLES = ["meta", "migrations", "users", "groups", "members", "in
 export class SnapshotState {
   readonly path: string;
   readonly #db: Database.Database;
+  readonly #stmts = new Map<string, Database.Statement>();
   /** true when the file did not exist (or was rebuilt): the run must diff live, then record */
   readonly fresh: boolean;
 
@@ -62,6 +68,13 @@ export class SnapshotState {
     this.path = path;
     this.#db = db;
     this.fresh = fresh;
+  }
+
+  /** a prepared statement, prepared once per connection */
+  #stmt(sql: string): Database.Statement {
+    let s = this.#stmts.get(sql);
+    if (!s) this.#stmts.set(sql, (s = this.#db.prepare(sql)));
+    return s;
   }
 
   /**
@@ -81,6 +94,7 @@ export class SnapshotState {
     try {
       db = new Database(path, { fileMustExist: true, timeout: 2000 });
       validate(db);
+      db.pragma("synchronous = NORMAL");
     } catch (e) {
       if (e instanceof ProvisioningError) throw e;
       throw corrupt(path, `the snapshot state "${path}" is corrupt: ${String((e as Error).message ?? e).toLowerCase()}`, e);
@@ -93,7 +107,7 @@ export class SnapshotState {
   private static create(path: string, binding: StateBinding): SnapshotState {
     const db = new Database(path);
     db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = FULL");
+    db.pragma("synchronous = NORMAL");
     db.exec("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
     migrate(db);
     const set = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
@@ -129,12 +143,12 @@ export class SnapshotState {
   }
 
   meta(key: string): string | undefined {
-    const row = this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    const row = this.#stmt("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
     return row?.value;
   }
 
   setMeta(key: string, value: string): void {
-    this.#db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").run(key, value);
+    this.#stmt("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").run(key, value);
   }
 
   /** has a live read ever been recorded */
@@ -159,8 +173,8 @@ export class SnapshotState {
     this.#db.transaction(() => {
       this.#db.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM members; DELETE FROM intents;");
       for (const u of catalog.users) this.#putUser(u);
-      const g = this.#db.prepare("INSERT INTO groups (id, displayName) VALUES (?, ?)");
-      const m = this.#db.prepare("INSERT OR IGNORE INTO members (group_id, user_id) VALUES (?, ?)");
+      const g = this.#stmt("INSERT INTO groups (id, displayName) VALUES (?, ?)");
+      const m = this.#stmt("INSERT OR IGNORE INTO members (group_id, user_id) VALUES (?, ?)");
       for (const group of catalog.groups) {
         g.run(group.id, group.displayName);
         for (const member of group.members) m.run(group.id, member);
@@ -173,27 +187,42 @@ export class SnapshotState {
 
   /** the recorded Catalog state */
   catalog(): CatalogState {
-    const users = (this.#db.prepare("SELECT * FROM users ORDER BY id").all() as UserRow[]).map(rowToUser);
-    const groups = (this.#db.prepare("SELECT id, displayName FROM groups ORDER BY displayName").all() as { id: string; displayName: string }[]).map(
-      (g) => ({
-        id: g.id,
-        displayName: g.displayName,
-        members: (this.#db.prepare("SELECT user_id FROM members WHERE group_id = ? ORDER BY user_id").all(g.id) as { user_id: string }[]).map(
-          (r) => r.user_id,
-        ),
-      }),
-    );
+    const users = (this.#stmt("SELECT * FROM users ORDER BY id").all() as UserRow[]).map(rowToUser);
+    // every membership in one ordered scan (not one query per group)
+    const byGroup = new Map<string, string[]>();
+    for (const r of this.#stmt("SELECT group_id, user_id FROM members ORDER BY group_id, user_id").raw().iterate() as Iterable<[string, string]>) {
+      const list = byGroup.get(r[0]);
+      if (list) list.push(r[1]);
+      else byGroup.set(r[0], [r[1]]);
+    }
+    const groups = (this.#stmt("SELECT id, displayName FROM groups ORDER BY displayName").all() as { id: string; displayName: string }[]).map((g) => ({
+      id: g.id,
+      displayName: g.displayName,
+      members: byGroup.get(g.id) ?? [],
+    }));
     return { users, groups };
+  }
+
+  /** one recorded user, or undefined */
+  user(id: string): CatalogUser | undefined {
+    const row = this.#stmt("SELECT * FROM users WHERE id = ?").get(id) as UserRow | undefined;
+    return row ? rowToUser(row) : undefined;
   }
 
   /** record an operation before it is sent; returns its sequence number */
   recordIntent(operation: SyncOperation, now: string): number {
-    const r = this.#db.prepare("INSERT INTO intents (operation, created_at) VALUES (?, ?)").run(JSON.stringify(operation), now);
+    const r = this.#stmt("INSERT INTO intents (operation, created_at) VALUES (?, ?)").run(JSON.stringify(operation), now);
     return Number(r.lastInsertRowid);
   }
 
+  /** record the operations of one request before it is sent, in one transaction; returns their sequence numbers in order */
+  recordIntents(operations: readonly SyncOperation[], now: string): number[] {
+    if (operations.length === 1) return [this.recordIntent(operations[0]!, now)];
+    return this.#db.transaction(() => operations.map((op) => this.recordIntent(op, now)))();
+  }
+
   pendingIntents(): PendingIntent[] {
-    return (this.#db.prepare("SELECT seq, operation FROM intents ORDER BY seq").all() as { seq: number; operation: string }[]).map((r) => ({
+    return (this.#stmt("SELECT seq, operation FROM intents ORDER BY seq").all() as { seq: number; operation: string }[]).map((r) => ({
       seq: r.seq,
       operation: JSON.parse(r.operation) as SyncOperation,
     }));
@@ -201,15 +230,26 @@ export class SnapshotState {
 
   /** the Catalog accepted the operation: apply its effect and clear the intent, atomically */
   recordDone(seq: number, effects: readonly StateEffect[]): void {
+    this.recordDoneMany([{ seq, effects }]);
+  }
+
+  /**
+   * Settle the operations of one request in one transaction: for each, its effect is applied;
+   * the intent of a done one (`done` not false) is cleared, a failed one's stays pending.
+   */
+  recordDoneMany(entries: readonly { seq: number | undefined; effects: readonly StateEffect[]; done?: boolean }[]): void {
+    if (entries.length === 0) return;
     this.#db.transaction(() => {
-      for (const effect of effects) this.#apply(effect);
-      this.#db.prepare("DELETE FROM intents WHERE seq = ?").run(seq);
+      for (const e of entries) {
+        for (const effect of e.effects) this.#apply(effect);
+        if (e.done !== false && e.seq !== undefined) this.#stmt("DELETE FROM intents WHERE seq = ?").run(e.seq);
+      }
     })();
   }
 
   /** the operation failed: nothing to record; the intent goes, and the next run audits live */
   clearIntent(seq: number): void {
-    this.#db.prepare("DELETE FROM intents WHERE seq = ?").run(seq);
+    this.#stmt("DELETE FROM intents WHERE seq = ?").run(seq);
   }
 
   /** apply what a live re-read (or a partly accepted operation) changed, without clearing an intent */
@@ -225,22 +265,22 @@ export class SnapshotState {
         this.#putUser(effect.user);
         return;
       case "userGone":
-        this.#db.prepare("DELETE FROM users WHERE id = ?").run(effect.id);
-        this.#db.prepare("DELETE FROM members WHERE user_id = ?").run(effect.id);
+        this.#stmt("DELETE FROM users WHERE id = ?").run(effect.id);
+        this.#stmt("DELETE FROM members WHERE user_id = ?").run(effect.id);
         return;
       case "userActive":
-        this.#db.prepare("UPDATE users SET active = ? WHERE id = ?").run(effect.active ? 1 : 0, effect.id);
+        this.#stmt("UPDATE users SET active = ? WHERE id = ?").run(effect.active ? 1 : 0, effect.id);
         return;
       case "members": {
-        const add = this.#db.prepare("INSERT OR IGNORE INTO members (group_id, user_id) VALUES (?, ?)");
-        const del = this.#db.prepare("DELETE FROM members WHERE group_id = ? AND user_id = ?");
+        const add = this.#stmt("INSERT OR IGNORE INTO members (group_id, user_id) VALUES (?, ?)");
+        const del = this.#stmt("DELETE FROM members WHERE group_id = ? AND user_id = ?");
         for (const id of effect.added) add.run(effect.groupId, id);
         for (const id of effect.removed) del.run(effect.groupId, id);
         return;
       }
       case "groupMembers": {
-        this.#db.prepare("DELETE FROM members WHERE group_id = ?").run(effect.groupId);
-        const add = this.#db.prepare("INSERT OR IGNORE INTO members (group_id, user_id) VALUES (?, ?)");
+        this.#stmt("DELETE FROM members WHERE group_id = ?").run(effect.groupId);
+        const add = this.#stmt("INSERT OR IGNORE INTO members (group_id, user_id) VALUES (?, ?)");
         for (const id of effect.members) add.run(effect.groupId, id);
         return;
       }
@@ -248,10 +288,7 @@ export class SnapshotState {
   }
 
   #putUser(u: CatalogUser): void {
-    this.#db
-      .prepare(
-        "INSERT OR REPLACE INTO users (id, userName, externalId, active, displayName, givenName, familyName, emails) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      )
+    this.#stmt("INSERT OR REPLACE INTO users (id, userName, externalId, active, displayName, givenName, familyName, emails) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
       .run(
         u.id,
         u.userName,
