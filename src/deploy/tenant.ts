@@ -52,8 +52,9 @@ export interface TenantConfig {
 
 /** the bundler seam: the default is `./bundle.js` (esbuild) */
 export interface ActionBundler {
-  build(options: { entry: string; configFile?: string; minify?: boolean }): Promise<{ code: string }>;
-  check(code: string): { ok: boolean; problems: string[] };
+  build(options: { entry: string; configFile?: string; minify?: boolean }): Promise<{ code: string; configBytes?: number }>;
+  /** `configBytes`: how much of `code` is the compiled mapping (not counted in the code budget) */
+  check(code: string, options?: { configBytes?: number }): { ok: boolean; problems: string[] };
 }
 
 export interface LoadTenantOptions {
@@ -226,7 +227,7 @@ async function defaultBundler(): Promise<ActionBundler> {
   const mod = await import("./bundle.js");
   return {
     build: (o) => mod.buildActionBundle(o),
-    check: (code) => mod.checkBundle(code),
+    check: (code, o) => mod.checkBundle(code, o),
   };
 }
 
@@ -316,6 +317,7 @@ export async function loadTenantFile(options: LoadTenantOptions = {}): Promise<T
       .map((s) => ({ name: s.name, value: s.value }));
     let code: string;
     let codeSource: string;
+    let configBytes: number | undefined;
     if (raw.code !== undefined) {
       codeSource = resolve(baseDir, raw.code);
       code = readFileSync(codeSource, "utf8");
@@ -328,6 +330,7 @@ export async function loadTenantFile(options: LoadTenantOptions = {}): Promise<T
       const entry = isAbsolute(spec.entry) ? spec.entry : resolve(baseDir, spec.entry);
       const built = await bundler.build({ entry, ...(configFile !== undefined ? { configFile } : {}), ...(spec.minify !== undefined ? { minify: spec.minify } : {}) });
       code = built.code;
+      configBytes = built.configBytes;
       codeSource = entry;
       const outfile = resolve(baseDir, spec.outfile ?? "dist/actions/catalog-provisioning.js");
       // keep dist/ equal to what is published: write it when missing or stale
@@ -338,7 +341,7 @@ export async function loadTenantFile(options: LoadTenantOptions = {}): Promise<T
     }
     if (raw.supported_triggers.some((t) => t.id === "post-login")) {
       bundler ??= await defaultBundler();
-      const check = bundler.check(code);
+      const check = bundler.check(code, configBytes !== undefined ? { configBytes } : {});
       if (!check.ok) {
         throw new ProvisioningError("DEPLOY_BUNDLE_INVALID", `action "${raw.name}" breaks its bundle budget: ${check.problems.join("; ")}`, {
           hint: "keep the Action small and require only Node built-ins",

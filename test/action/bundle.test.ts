@@ -42,8 +42,9 @@ describe("the Action bundle", () => {
 
   it("stays within its 30 kB budget (minified)", async () => {
     expect(BUNDLE_BUDGET).toBe(30 * 1024);
-    const { bytes } = await buildActionBundle();
+    const { bytes, configBytes } = await buildActionBundle();
     expect(bytes).toBeLessThanOrEqual(30 * 1024);
+    expect(configBytes).toBeGreaterThan(100);
     const withTestConfig = await buildActionBundle({ config: actionConfig() });
     expect(withTestConfig.bytes).toBeLessThanOrEqual(30 * 1024);
   });
@@ -54,6 +55,22 @@ describe("the Action bundle", () => {
     expect(check.ok).toBe(false);
     expect(check.problems.join("\n")).toMatch(/over the budget of 30720/);
     expect(checkBundle("exports.onExecutePostLogin = async () => {};").ok).toBe(true);
+  });
+
+  it("the code budget leaves out the compiled mapping, which grows with the customer's mapping", async () => {
+    const code = `exports.onExecutePostLogin = async () => {};\n//${"x".repeat(30 * 1024)}`;
+    expect(checkBundle(code, { configBytes: 2000 }).ok).toBe(true);
+    expect(checkBundle(code, { configBytes: 10 }).ok).toBe(false);
+    const big = `exports.onExecutePostLogin = async () => {};\n//${"x".repeat(100 * 1024)}`;
+    expect(checkBundle(big, { configBytes: 90 * 1024 }).problems.join()).toMatch(/over Auth0's limit/);
+    // a large mapping: the whole file passes 30 kB, the code alone stays within budget
+    const rules = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`idp-group-number-${i}`, `catalog-group-${i % 7}`]));
+    const cfg = actionConfig();
+    const first = cfg.targets[0]!;
+    const many = { ...cfg, targets: [{ ...first, groups: { ...first.groups, rules: Object.entries(rules).map(([k, v]) => ({ idp: { kind: "any" as const, value: k }, catalogGroups: [v] })) } }] };
+    const built = await buildActionBundle({ config: many });
+    expect(built.bytes).toBeGreaterThan(30 * 1024);
+    expect(checkBundle(built.code, { configBytes: built.configBytes }).ok).toBe(true);
   });
 
   it("is CommonJS: the ESM output's final export statement becomes exports assignments", async () => {
