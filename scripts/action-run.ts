@@ -17,7 +17,7 @@ import { loadProvisioningConfig } from "../src/config/load.js";
 import { managedCatalogGroups } from "../src/config/mapping.js";
 import { ActionHarness, type HarnessEvent, type RunResult } from "../src/action-harness/harness.js";
 import { formatRun, runJson } from "../src/action-harness/report.js";
-import { launchSandbox, type SandboxProcess } from "../src/action-harness/sandbox-process.js";
+import { spawnSandbox, type SandboxProcess } from "../src/sandbox/process.js";
 
 const USAGE =
   "npm run action:run -- --event <file.json> [--bundle <file>] [--secrets k=v,...] [--sandbox] [--profile full|minimal] [--times n] [--json]";
@@ -87,7 +87,7 @@ async function main(): Promise<number> {
   try {
     if (useSandbox) {
       const groups = [...new Set(config.targets.flatMap((t) => managedCatalogGroups(t.groups)))].sort();
-      sandbox = await launchSandbox({ groups, profile });
+      sandbox = await spawnSandbox({ groups, profile });
       for (const t of config.targets) {
         secrets[t.catalog.urlSecret] = sandbox.baseUrl;
         secrets[t.catalog.apiKeySecret] = sandbox.apiKey;

@@ -17,7 +17,7 @@ import { loadProvisioningConfig } from "../src/config/load.js";
 import { managedCatalogGroups } from "../src/config/mapping.js";
 import { buildActionBundle } from "../src/deploy/bundle.js";
 import { ActionHarness, type HarnessEvent, type RunResult } from "../src/action-harness/harness.js";
-import { launchSandbox } from "../src/action-harness/sandbox-process.js";
+import { spawnSandbox } from "../src/sandbox/process.js";
 import type { AuditEntry } from "../src/sandbox/types.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -93,7 +93,7 @@ async function main(): Promise<number> {
   say(`built the Action with "${configFile}" (${bundle.bytes} bytes)`);
 
   const groups = [...new Set([...DESIGN_GROUPS, ...config.targets.flatMap((t) => managedCatalogGroups(t.groups))])];
-  const sandbox = await launchSandbox({ groups });
+  const sandbox = await spawnSandbox({ groups });
   try {
     say(`started a local Catalog at ${sandbox.baseUrl} with groups ${groups.map((g) => `"${g}"`).join(", ")}\n`);
     const secrets: Record<string, string> = {};
