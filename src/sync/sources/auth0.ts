@@ -5,19 +5,8 @@
  * members by checkpoint paging (`from`/`take`). Mapping in ./auth0-map.ts.
  */
 import type { Auth0SourceConfig } from "../../config/types.js";
-import type { DirectorySource, DirectoryUser, SourceRead } from "../directory.js";
-import {
-  checkBaseUrl,
-  defaultSleep,
-  finish,
-  listAll,
-  mapLimit,
-  requireEnv,
-  SourceHttpClient,
-  tokenFailure,
-  type Page,
-  type RestSourceOptions,
-} from "./http.js";
+import type { DirectorySource, SourceRead } from "../directory.js";
+import { bearerTokenClient, checkBaseUrl, collectUsers, finish, listAll, readGroupMembers, requireEnv, type Page, type RestSourceOptions } from "./http.js";
 import { AUTH0_USERS_PAGING_CAP, mapAuth0Group, mapAuth0User, USERS_EXPORT_HINT, type Auth0GroupLike, type Auth0Member, type Auth0User } from "./auth0-map.js";
 
 export function auth0Fingerprint(config: Auth0SourceConfig, domain: string): string {
@@ -25,7 +14,6 @@ export function auth0Fingerprint(config: Auth0SourceConfig, domain: string): str
 }
 
 export function createAuth0Source(config: Auth0SourceConfig, options: RestSourceOptions): DirectorySource {
-  const fetchFn = options.fetch ?? ((u, i) => fetch(u, i));
   const perPage = Math.min(Math.max(1, config.pageSize), 100);
 
   async function read(signal?: AbortSignal): Promise<SourceRead> {
@@ -35,34 +23,23 @@ export function createAuth0Source(config: Auth0SourceConfig, options: RestSource
     const baseUrl = checkBaseUrl(config.baseUrl ?? `https://${domain}`, "sync.source.baseUrl");
     const audience = config.audience ?? `https://${domain}/api/v2/`;
     const fingerprint = auth0Fingerprint(config, domain);
-    let token: string | undefined;
-    const secrets = () => [clientSecret, ...(token ? [token] : [])];
-    const common = { fetch: fetchFn, sleep: options.sleep ?? defaultSleep, now: options.now ?? Date.now, timeoutMs: config.timeoutMs, maxRetries: config.maxRetries, secrets };
-    const tokenClient = new SourceHttpClient({ label: "auth0", ...common });
-
-    async function authorize(refresh: boolean): Promise<string> {
-      if (token === undefined || refresh) {
-        try {
-          const res = await tokenClient.request<{ access_token?: unknown }>(
-            `${baseUrl}/oauth/token`,
-            {
-              method: "POST",
-              headers: { "content-type": "application/json" },
-              body: JSON.stringify({ grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret, audience }),
-            },
-            signal,
-          );
-          if (typeof res.body.access_token !== "string" || res.body.access_token === "") throw new Error("the answer has no access_token");
-          token = res.body.access_token;
-        } catch (e) {
-          throw tokenFailure(`auth0 "${domain}" client "${clientId}"`, e, secrets());
-        }
-      }
-      return `Bearer ${token}`;
-    }
-    const client = new SourceHttpClient({ label: "auth0", ...common, authorize });
-    await authorize(false);
-    client.reachable = true;
+    const client = await bearerTokenClient({
+      label: "auth0",
+      options,
+      limits: config,
+      credential: clientSecret,
+      who: `auth0 "${domain}" client "${clientId}"`,
+      requestToken: (tokenClient) =>
+        tokenClient.request<{ access_token?: unknown }>(
+          `${baseUrl}/oauth/token`,
+          {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret, audience }),
+          },
+          signal,
+        ),
+    });
     const api = `${baseUrl}/api/v2`;
     const reasons: string[] = [];
 
@@ -97,19 +74,13 @@ export function createAuth0Source(config: Auth0SourceConfig, options: RestSource
     }
 
     const anchors = new Map<string, string>();
-    const directoryUsers: DirectoryUser[] = [];
-    const seen = new Set<string>();
-    for (const u of users.items) {
-      const m = mapAuth0User(u, config.connection);
-      if ("skip" in m) continue;
-      if (seen.has(m.id)) {
-        reasons.push(`auth0 users: anchor "${m.id}" came back twice`);
-        continue;
-      }
-      seen.add(m.id);
-      anchors.set(u.user_id!, m.id);
-      directoryUsers.push(m);
-    }
+    const directoryUsers = collectUsers(
+      users.items,
+      (u) => mapAuth0User(u, config.connection),
+      reasons,
+      (id) => `auth0 users: anchor "${id}" came back twice`,
+      (u, m) => anchors.set(u.user_id!, m.id),
+    );
 
     // roles or organizations, then their members, by checkpoint paging
     const checkpoint =
@@ -142,22 +113,21 @@ export function createAuth0Source(config: Auth0SourceConfig, options: RestSource
             signal,
           );
     if (groups.incompleteReason) reasons.push(groups.incompleteReason);
-    const valid = groups.items.filter((g): g is Auth0GroupLike & { id: string } => typeof g.id === "string" && g.id !== "");
-    const memberLists = await mapLimit(valid, config.concurrency, (g) =>
-      listAll(
-        client,
-        `auth0 ${what === "roles" ? "role" : "organization"} "${g.name ?? g.id}" members`,
-        what === "roles"
-          ? checkpoint<Auth0Member>(`/roles/${encodeURIComponent(g.id)}/users`, "users")
-          : checkpoint<Auth0Member>(`/organizations/${encodeURIComponent(g.id)}/members`, "members"),
-        signal,
-      ),
+    const directoryGroups = await readGroupMembers(
+      groups.items,
+      config.concurrency,
+      reasons,
+      (g) =>
+        listAll(
+          client,
+          `auth0 ${what === "roles" ? "role" : "organization"} "${g.name ?? g.id}" members`,
+          what === "roles"
+            ? checkpoint<Auth0Member>(`/roles/${encodeURIComponent(g.id)}/users`, "users")
+            : checkpoint<Auth0Member>(`/organizations/${encodeURIComponent(g.id)}/members`, "members"),
+          signal,
+        ),
+      (g, members) => mapAuth0Group(g, members, anchors),
     );
-    const directoryGroups = valid.map((g, i) => {
-      const r = memberLists[i]!;
-      if (r.incompleteReason) reasons.push(r.incompleteReason);
-      return mapAuth0Group(g, r.items, anchors);
-    });
     return finish({ users: directoryUsers, groups: directoryGroups }, reasons, fingerprint);
   }
 

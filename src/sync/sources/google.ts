@@ -8,16 +8,17 @@ import { resolve } from "node:path";
 import { importPKCS8, SignJWT } from "jose";
 import type { GoogleSourceConfig } from "../../config/types.js";
 import { ConfigError } from "../../errors.js";
-import type { DirectorySource, DirectoryUser, SourceRead } from "../directory.js";
+import type { DirectorySource, SourceRead } from "../directory.js";
 import {
+  bearerTokenClient,
   checkBaseUrl,
-  defaultSleep,
+  collectUsers,
   finish,
   listAll,
   mapLimit,
+  movedUnderRead,
   requireEnv,
-  SourceHttpClient,
-  tokenFailure,
+  withIds,
   type ListOutcome,
   type Page,
   type RestSourceOptions,
@@ -47,7 +48,6 @@ export function createGoogleSource(config: GoogleSourceConfig, options: RestSour
   if (!config.subject) throw new ConfigError('"sync.source.subject" (the admin user the service account acts as) is required for "google"');
   const baseUrl = checkBaseUrl(config.baseUrl, "sync.source.baseUrl");
   const tokenUrl = checkBaseUrl(config.tokenUrl, "sync.source.tokenUrl");
-  const fetchFn = options.fetch ?? ((u, i) => fetch(u, i));
   const now = options.now ?? Date.now;
   const fingerprint = googleFingerprint(config);
   const api = `${baseUrl}/admin/directory/v1`;
@@ -69,47 +69,36 @@ export function createGoogleSource(config: GoogleSourceConfig, options: RestSour
 
   async function read(signal?: AbortSignal): Promise<SourceRead> {
     const key = await loadKey();
-    let token: string | undefined;
-    const secrets = () => [key.private_key, ...(token ? [token] : [])];
-    const common = { fetch: fetchFn, sleep: options.sleep ?? defaultSleep, now, timeoutMs: config.timeoutMs, maxRetries: config.maxRetries, secrets };
-    const tokenClient = new SourceHttpClient({ label: "google", ...common });
-
-    async function authorize(refresh: boolean): Promise<string> {
-      if (token === undefined || refresh) {
-        try {
-          const pk = await importPKCS8(key.private_key, "RS256").catch(() => {
-            throw new Error('the key file\'s "private_key" is not a PKCS#8 RSA key');
-          });
-          const iat = Math.floor(now() / 1000);
-          const assertion = await new SignJWT({ scope: GOOGLE_SCOPES.join(" ") })
-            .setProtectedHeader({ alg: "RS256", typ: "JWT", ...(key.private_key_id ? { kid: key.private_key_id } : {}) })
-            .setIssuer(key.client_email)
-            .setSubject(config.subject)
-            .setAudience(tokenUrl)
-            .setIssuedAt(iat)
-            .setExpirationTime(iat + 3600)
-            .sign(pk);
-          const res = await tokenClient.request<{ access_token?: unknown }>(
-            tokenUrl,
-            {
-              method: "POST",
-              headers: { "content-type": "application/x-www-form-urlencoded" },
-              body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }).toString(),
-            },
-            signal,
-          );
-          if (typeof res.body.access_token !== "string" || res.body.access_token === "") throw new Error("the answer has no access_token");
-          token = res.body.access_token;
-        } catch (e) {
-          throw tokenFailure(`google service account "${key.client_email}" as "${config.subject}"`, e, secrets());
-        }
-      }
-      return `Bearer ${token}`;
-    }
-
-    const client = new SourceHttpClient({ label: "google", ...common, authorize });
-    await authorize(false);
-    client.reachable = true;
+    const client = await bearerTokenClient({
+      label: "google",
+      options,
+      limits: config,
+      credential: key.private_key,
+      who: `google service account "${key.client_email}" as "${config.subject}"`,
+      requestToken: async (tokenClient) => {
+        const pk = await importPKCS8(key.private_key, "RS256").catch(() => {
+          throw new Error('the key file\'s "private_key" is not a PKCS#8 RSA key');
+        });
+        const iat = Math.floor(now() / 1000);
+        const assertion = await new SignJWT({ scope: GOOGLE_SCOPES.join(" ") })
+          .setProtectedHeader({ alg: "RS256", typ: "JWT", ...(key.private_key_id ? { kid: key.private_key_id } : {}) })
+          .setIssuer(key.client_email)
+          .setSubject(config.subject)
+          .setAudience(tokenUrl)
+          .setIssuedAt(iat)
+          .setExpirationTime(iat + 3600)
+          .sign(pk);
+        return tokenClient.request<{ access_token?: unknown }>(
+          tokenUrl,
+          {
+            method: "POST",
+            headers: { "content-type": "application/x-www-form-urlencoded" },
+            body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }).toString(),
+          },
+          signal,
+        );
+      },
+    });
 
     const scope: Record<string, string> = config.domain ? { domain: config.domain } : { customer: config.customer };
     const pageSize = Math.max(1, config.pageSize);
@@ -137,20 +126,9 @@ export function createGoogleSource(config: GoogleSourceConfig, options: RestSour
     const groups = await listAll(client, "google groups", pager<GoogleGroup>("/groups", "groups", { ...scope, maxResults: String(Math.min(pageSize, 200)) }), signal);
     if (groups.incompleteReason) reasons.push(groups.incompleteReason);
 
-    const directoryUsers: DirectoryUser[] = [];
-    const seen = new Set<string>();
-    for (const u of users.items) {
-      const m = mapGoogleUser(u);
-      if ("skip" in m) continue;
-      if (seen.has(m.id)) {
-        reasons.push(`google users: user "${m.id}" came back twice (paging moved under the read)`);
-        continue;
-      }
-      seen.add(m.id);
-      directoryUsers.push(m);
-    }
+    const directoryUsers = collectUsers(users.items, mapGoogleUser, reasons, movedUnderRead("google"));
 
-    const valid = groups.items.filter((g): g is GoogleGroup & { id: string } => typeof g.id === "string" && g.id !== "");
+    const valid = withIds(groups.items);
     const membersById = new Map<string, GoogleMember[]>();
     const readMembers = (id: string, label: string): Promise<ListOutcome<GoogleMember>> =>
       listAll(client, `google group "${label}" members`, pager<GoogleMember>(`/groups/${encodeURIComponent(id)}/members`, "members", { maxResults: String(Math.min(pageSize, 200)) }), signal);

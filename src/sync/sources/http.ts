@@ -6,6 +6,7 @@
  */
 import { ConfigError, ProvisioningError } from "../../errors.js";
 import { isLoopback } from "../../config/load.js";
+import type { DirectoryUser } from "../directory.js";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -315,4 +316,117 @@ export async function mapLimit<I, O>(items: I[], limit: number, fn: (item: I) =>
   });
   await Promise.all(workers);
   return out;
+}
+
+/** The request limits every REST source's config carries. */
+export interface RestLimits {
+  timeoutMs: number;
+  maxRetries: number;
+}
+
+/** {@link HttpClientOptions} from a source's options and limits (default fetch, sleep and clock). */
+export function httpClientOptions(label: string, options: RestSourceOptions, limits: RestLimits, secrets: () => string[]): HttpClientOptions {
+  return {
+    label,
+    fetch: options.fetch ?? ((u, i) => fetch(u, i)),
+    sleep: options.sleep ?? defaultSleep,
+    now: options.now ?? Date.now,
+    timeoutMs: limits.timeoutMs,
+    maxRetries: limits.maxRetries,
+    secrets,
+  };
+}
+
+export interface BearerTokenClientOptions {
+  label: string;
+  options: RestSourceOptions;
+  limits: RestLimits;
+  /** the long-lived credential the token is obtained with (never in a message) */
+  credential: string;
+  /** who asks for the token, for the failure message, e.g. `msgraph tenant "t1"` */
+  who: string;
+  /** one token request through `tokenClient` (no Authorization header) */
+  requestToken: (tokenClient: SourceHttpClient) => Promise<JsonResponse<{ access_token?: unknown }>>;
+}
+
+/**
+ * A client whose requests carry `Bearer <access_token>`: the token is obtained once up front
+ * (a failure is fatal, see {@link tokenFailure}) and again after a 401.
+ */
+export async function bearerTokenClient(o: BearerTokenClientOptions): Promise<SourceHttpClient> {
+  let token: string | undefined;
+  const secrets = () => [o.credential, ...(token ? [token] : [])];
+  const common = httpClientOptions(o.label, o.options, o.limits, secrets);
+  const tokenClient = new SourceHttpClient(common);
+  async function authorize(refresh: boolean): Promise<string> {
+    if (token === undefined || refresh) {
+      try {
+        const res = await o.requestToken(tokenClient);
+        if (typeof res.body.access_token !== "string" || res.body.access_token === "") throw new Error("the answer has no access_token");
+        token = res.body.access_token;
+      } catch (e) {
+        throw tokenFailure(o.who, e, secrets());
+      }
+    }
+    return `Bearer ${token}`;
+  }
+  const client = new SourceHttpClient({ ...common, authorize });
+  await authorize(false);
+  client.reachable = true;
+  return client;
+}
+
+/**
+ * Map listed users to directory users, skipping those the mapping skips; a user id seen twice
+ * is kept once and adds `duplicate(id)` to `reasons`. `onUser` sees each kept user.
+ */
+export function collectUsers<U>(
+  items: U[],
+  map: (u: U) => DirectoryUser | { skip: string },
+  reasons: string[],
+  duplicate: (id: string) => string,
+  onUser?: (u: U, user: DirectoryUser) => void,
+): DirectoryUser[] {
+  const out: DirectoryUser[] = [];
+  const seen = new Set<string>();
+  for (const u of items) {
+    const m = map(u);
+    if ("skip" in m) continue;
+    if (seen.has(m.id)) {
+      reasons.push(duplicate(m.id));
+      continue;
+    }
+    seen.add(m.id);
+    onUser?.(u, m);
+    out.push(m);
+  }
+  return out;
+}
+
+/** The usual duplicate message: paging moved under the read. */
+export const movedUnderRead = (label: string) => (id: string) => `${label} users: user "${id}" came back twice (paging moved under the read)`;
+
+/** The groups that carry a non-empty string id. */
+export function withIds<G extends { id?: unknown }>(groups: G[]): Array<G & { id: string }> {
+  return groups.filter((g): g is G & { id: string } => typeof g.id === "string" && g.id !== "");
+}
+
+/**
+ * For each group with an id, list its members (at most `concurrency` lists at once) and map
+ * group and members; every incomplete list adds its reason to `reasons`, in group order.
+ */
+export async function readGroupMembers<G extends { id?: unknown }, M, O>(
+  groups: G[],
+  concurrency: number,
+  reasons: string[],
+  list: (g: G & { id: string }) => Promise<ListOutcome<M>>,
+  map: (g: G & { id: string }, members: M[]) => O,
+): Promise<O[]> {
+  const valid = withIds(groups);
+  const memberLists = await mapLimit(valid, concurrency, list);
+  return valid.map((g, i) => {
+    const r = memberLists[i]!;
+    if (r.incompleteReason) reasons.push(r.incompleteReason);
+    return map(g, r.items);
+  });
 }

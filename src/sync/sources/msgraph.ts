@@ -4,19 +4,8 @@
  * `transitiveMembers`), paged by `@odata.nextLink` to the end. Mapping in ./msgraph-map.ts.
  */
 import type { MsGraphSourceConfig } from "../../config/types.js";
-import type { DirectorySource, DirectoryUser, SourceRead } from "../directory.js";
-import {
-  checkBaseUrl,
-  defaultSleep,
-  finish,
-  listAll,
-  mapLimit,
-  requireEnv,
-  SourceHttpClient,
-  tokenFailure,
-  type Page,
-  type RestSourceOptions,
-} from "./http.js";
+import type { DirectorySource, SourceRead } from "../directory.js";
+import { bearerTokenClient, checkBaseUrl, collectUsers, finish, listAll, movedUnderRead, readGroupMembers, requireEnv, type Page, type RestSourceOptions } from "./http.js";
 import { mapGraphGroup, mapGraphUser, type GraphGroup, type GraphMember, type GraphUser } from "./msgraph-map.js";
 import { ConfigError } from "../../errors.js";
 
@@ -30,46 +19,33 @@ export function createMsGraphSource(config: MsGraphSourceConfig, options: RestSo
   if (!config.tenantId || !config.clientId) throw new ConfigError('"sync.source.tenantId" and "sync.source.clientId" are required for "msgraph"');
   const baseUrl = checkBaseUrl(config.baseUrl, "sync.source.baseUrl");
   const authorityUrl = checkBaseUrl(config.authorityUrl, "sync.source.authorityUrl");
-  const fetchFn = options.fetch ?? ((u, i) => fetch(u, i));
   const fingerprint = msgraphFingerprint(config);
   const pageSize = Math.min(Math.max(1, config.pageSize), 999);
 
   async function read(signal?: AbortSignal): Promise<SourceRead> {
     const secret = requireEnv(options.env, config.clientSecretEnv, "microsoft graph client secret");
-    let token: string | undefined;
-    const secrets = () => [secret, ...(token ? [token] : [])];
-    const common = { fetch: fetchFn, sleep: options.sleep ?? defaultSleep, now: options.now ?? Date.now, timeoutMs: config.timeoutMs, maxRetries: config.maxRetries, secrets };
-    const tokenClient = new SourceHttpClient({ label: "msgraph", ...common });
-
-    async function authorize(refresh: boolean): Promise<string> {
-      if (token === undefined || refresh) {
-        try {
-          const res = await tokenClient.request<{ access_token?: unknown }>(
-            `${authorityUrl}/${encodeURIComponent(config.tenantId)}/oauth2/v2.0/token`,
-            {
-              method: "POST",
-              headers: { "content-type": "application/x-www-form-urlencoded" },
-              body: new URLSearchParams({
-                grant_type: "client_credentials",
-                client_id: config.clientId,
-                client_secret: secret,
-                scope: `${new URL(baseUrl).origin}/.default`,
-              }).toString(),
-            },
-            signal,
-          );
-          if (typeof res.body.access_token !== "string" || res.body.access_token === "") throw new Error("the answer has no access_token");
-          token = res.body.access_token;
-        } catch (e) {
-          throw tokenFailure(`msgraph tenant "${config.tenantId}"`, e, secrets());
-        }
-      }
-      return `Bearer ${token}`;
-    }
-
-    const client = new SourceHttpClient({ label: "msgraph", ...common, authorize });
-    await authorize(false);
-    client.reachable = true;
+    const client = await bearerTokenClient({
+      label: "msgraph",
+      options,
+      limits: config,
+      credential: secret,
+      who: `msgraph tenant "${config.tenantId}"`,
+      requestToken: (tokenClient) =>
+        tokenClient.request<{ access_token?: unknown }>(
+          `${authorityUrl}/${encodeURIComponent(config.tenantId)}/oauth2/v2.0/token`,
+          {
+            method: "POST",
+            headers: { "content-type": "application/x-www-form-urlencoded" },
+            body: new URLSearchParams({
+              grant_type: "client_credentials",
+              client_id: config.clientId,
+              client_secret: secret,
+              scope: `${new URL(baseUrl).origin}/.default`,
+            }).toString(),
+          },
+          signal,
+        ),
+    });
 
     /** GET a Graph collection page; the cursor is the full `@odata.nextLink`. */
     const pager =
@@ -94,34 +70,22 @@ export function createMsGraphSource(config: MsGraphSourceConfig, options: RestSo
     const groups = await listAll(client, "msgraph groups", pager<GraphGroup>(`${baseUrl}/groups?${groupsQuery}`), signal);
     if (groups.incompleteReason) reasons.push(groups.incompleteReason);
 
-    const directoryUsers: DirectoryUser[] = [];
-    const seen = new Set<string>();
-    for (const u of users.items) {
-      const m = mapGraphUser(u);
-      if ("skip" in m) continue;
-      if (seen.has(m.id)) {
-        reasons.push(`msgraph users: user "${m.id}" came back twice (paging moved under the read)`);
-        continue;
-      }
-      seen.add(m.id);
-      directoryUsers.push(m);
-    }
+    const directoryUsers = collectUsers(users.items, mapGraphUser, reasons, movedUnderRead("msgraph"));
 
     const relation = config.transitiveMembers ? "transitiveMembers" : "members";
-    const valid = groups.items.filter((g): g is GraphGroup & { id: string } => typeof g.id === "string" && g.id !== "");
-    const memberLists = await mapLimit(valid, config.concurrency, (g) =>
-      listAll(
-        client,
-        `msgraph group "${g.displayName ?? g.id}" ${relation}`,
-        pager<GraphMember>(`${baseUrl}/groups/${encodeURIComponent(g.id)}/${relation}?${new URLSearchParams({ $select: "id", $top: String(pageSize) })}`),
-        signal,
-      ),
+    const directoryGroups = await readGroupMembers(
+      groups.items,
+      config.concurrency,
+      reasons,
+      (g) =>
+        listAll(
+          client,
+          `msgraph group "${g.displayName ?? g.id}" ${relation}`,
+          pager<GraphMember>(`${baseUrl}/groups/${encodeURIComponent(g.id)}/${relation}?${new URLSearchParams({ $select: "id", $top: String(pageSize) })}`),
+          signal,
+        ),
+      mapGraphGroup,
     );
-    const directoryGroups = valid.map((g, i) => {
-      const r = memberLists[i]!;
-      if (r.incompleteReason) reasons.push(r.incompleteReason);
-      return mapGraphGroup(g, r.items);
-    });
     return finish({ users: directoryUsers, groups: directoryGroups }, reasons, fingerprint);
   }
 

@@ -5,8 +5,20 @@
  */
 import type { OktaSourceConfig } from "../../config/types.js";
 import { ConfigError } from "../../errors.js";
-import type { DirectorySource, DirectoryUser, SourceRead } from "../directory.js";
-import { checkBaseUrl, defaultSleep, finish, listAll, mapLimit, requireEnv, SourceHttpClient, type Page, type RestSourceOptions } from "./http.js";
+import type { DirectorySource, SourceRead } from "../directory.js";
+import {
+  checkBaseUrl,
+  collectUsers,
+  finish,
+  httpClientOptions,
+  listAll,
+  movedUnderRead,
+  readGroupMembers,
+  requireEnv,
+  SourceHttpClient,
+  type Page,
+  type RestSourceOptions,
+} from "./http.js";
 import { mapOktaGroup, mapOktaUser, nextLink, type OktaGroup, type OktaUser } from "./okta-map.js";
 
 export function oktaFingerprint(config: OktaSourceConfig): string {
@@ -16,22 +28,12 @@ export function oktaFingerprint(config: OktaSourceConfig): string {
 export function createOktaSource(config: OktaSourceConfig, options: RestSourceOptions): DirectorySource {
   if (!config.orgUrl) throw new ConfigError('"sync.source.orgUrl" is required for "okta"');
   const orgUrl = checkBaseUrl(config.orgUrl, "sync.source.orgUrl");
-  const fetchFn = options.fetch ?? ((u, i) => fetch(u, i));
   const fingerprint = oktaFingerprint(config);
   const limit = String(Math.min(Math.max(1, config.pageSize), 200));
 
   async function read(signal?: AbortSignal): Promise<SourceRead> {
     const apiToken = requireEnv(options.env, config.apiTokenEnv, "okta api token");
-    const client = new SourceHttpClient({
-      label: "okta",
-      fetch: fetchFn,
-      sleep: options.sleep ?? defaultSleep,
-      now: options.now ?? Date.now,
-      timeoutMs: config.timeoutMs,
-      maxRetries: config.maxRetries,
-      secrets: () => [apiToken],
-      authorize: async () => `SSWS ${apiToken}`,
-    });
+    const client = new SourceHttpClient({ ...httpClientOptions("okta", options, config, () => [apiToken]), authorize: async () => `SSWS ${apiToken}` });
     const origin = new URL(orgUrl).origin;
     const pager =
       <T>(first: string) =>
@@ -52,27 +54,14 @@ export function createOktaSource(config: OktaSourceConfig, options: RestSourceOp
     const groups = await listAll(client, "okta groups", pager<OktaGroup>(`${orgUrl}/api/v1/groups?${groupsQuery}`), signal);
     if (groups.incompleteReason) reasons.push(groups.incompleteReason);
 
-    const directoryUsers: DirectoryUser[] = [];
-    const seen = new Set<string>();
-    for (const u of users.items) {
-      const m = mapOktaUser(u, config.inactiveStatuses);
-      if ("skip" in m) continue;
-      if (seen.has(m.id)) {
-        reasons.push(`okta users: user "${m.id}" came back twice (paging moved under the read)`);
-        continue;
-      }
-      seen.add(m.id);
-      directoryUsers.push(m);
-    }
-    const valid = groups.items.filter((g): g is OktaGroup & { id: string } => typeof g.id === "string" && g.id !== "");
-    const memberLists = await mapLimit(valid, config.concurrency, (g) =>
-      listAll(client, `okta group "${g.profile?.name ?? g.id}" users`, pager<OktaUser>(`${orgUrl}/api/v1/groups/${encodeURIComponent(g.id)}/users?limit=${limit}`), signal),
+    const directoryUsers = collectUsers(users.items, (u) => mapOktaUser(u, config.inactiveStatuses), reasons, movedUnderRead("okta"));
+    const directoryGroups = await readGroupMembers(
+      groups.items,
+      config.concurrency,
+      reasons,
+      (g) => listAll(client, `okta group "${g.profile?.name ?? g.id}" users`, pager<OktaUser>(`${orgUrl}/api/v1/groups/${encodeURIComponent(g.id)}/users?limit=${limit}`), signal),
+      mapOktaGroup,
     );
-    const directoryGroups = valid.map((g, i) => {
-      const r = memberLists[i]!;
-      if (r.incompleteReason) reasons.push(r.incompleteReason);
-      return mapOktaGroup(g, r.items);
-    });
     return finish({ users: directoryUsers, groups: directoryGroups }, reasons, fingerprint);
   }
 
