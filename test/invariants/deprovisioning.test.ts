@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { exitCodeOf } from "../../src/errors.js";
 import type { Directory } from "../../src/sync/directory.js";
-import { createWorld, directory, person, recordingFetch, type Person, type RecordedRequest, type World } from "./world.js";
+import { createWorld, directory, person, recordingFetch, type Person, type RecordedRequest, type World, useWorld } from "./world.js";
 
 const DAY = 86_400_000;
 const T0 = Date.parse("2025-03-01T08:00:00Z");
@@ -29,16 +29,7 @@ function userWritesDeactivating(recorded: RecordedRequest[]): number {
 describe.each(["full", "minimal"] as const)(
   "deprovisioning happens only in the sync, only for users it owns, deactivates before any delete (%s profile)",
   (profile) => {
-    let w: World;
-    beforeAll(async () => {
-      w = await createWorld(profile);
-    });
-    afterAll(async () => {
-      await w?.close();
-    });
-    beforeEach(async () => {
-      await w.reset({ syncYaml: "  deprovision:\n    deleteAfterDays: 0\n" });
-    });
+    const w = useWorld(profile, { reset: { syncYaml: "  deprovision:\n    deleteAfterDays: 0\n" } });
 
     const ada = person("ada");
     const bob = person("bob");

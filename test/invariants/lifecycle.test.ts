@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWorld, directory, person, type World } from "./world.js";
+import { describe, expect, it } from "vitest";
+import { directory, person, useWorld } from "./world.js";
 
 const ada = person("ada");
 const bob = person("bob");
@@ -11,13 +11,7 @@ describe.each([
   ["sync", "minimal"],
   ["login", "minimal"],
 ] as const)("lifecycle: sync, then a login, then the sync again makes zero writes in the third step (lifecycle: %s, %s profile)", (lifecycle, profile) => {
-  let w: World;
-  beforeAll(async () => {
-    w = await createWorld(profile, { lifecycle, sourceConnection: true });
-  });
-  afterAll(async () => {
-    await w?.close();
-  });
+  const w = useWorld(profile, { create: { lifecycle, sourceConnection: true } });
 
   it("sync → login → sync: the third step writes nothing", async () => {
     await w.reset({ lifecycle, sourceConnection: true });

@@ -1,19 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createWorld, directory, person, type World } from "./world.js";
+import { describe, expect, it } from "vitest";
+import { directory, person, useWorld } from "./world.js";
 
 // analysts-finance and finance-leads both map to the Catalog group finance-readers
 for (const profile of ["full", "minimal"] as const) {
   describe(`many-to-one: losing one of two IdP groups that map to the same Catalog group keeps the membership (${profile} profile)`, () => {
-    let w: World;
-    beforeAll(async () => {
-      w = await createWorld(profile);
-    });
-    afterAll(async () => {
-      await w?.close();
-    });
-    beforeEach(async () => {
-      await w.reset({});
-    });
+    const w = useWorld(profile, { reset: {} });
 
     const ada = person("ada");
     const bob = person("bob");

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createWorld, directory, MANAGED, person, recordingFetch, UNMANAGED, type RecordedRequest, type World } from "./world.js";
+import { describe, expect, it } from "vitest";
+import { directory, MANAGED, person, recordingFetch, UNMANAGED, type RecordedRequest, useWorld } from "./world.js";
 
 interface PatchOp {
   op: string;
@@ -65,16 +65,7 @@ function expectOnlyTargetedMemberChanges(recorded: RecordedRequest[], managedIds
 
 for (const profile of ["full", "minimal"] as const) {
   describe(`membership changes touch only managed Catalog groups, only through members[value eq] removes and adds of explicit values (${profile} profile)`, () => {
-    let w: World;
-    beforeAll(async () => {
-      w = await createWorld(profile);
-    });
-    afterAll(async () => {
-      await w?.close();
-    });
-    beforeEach(async () => {
-      await w.reset({});
-    });
+    const w = useWorld(profile, { reset: {} });
 
     const ada = person("ada");
     const bob = person("bob");

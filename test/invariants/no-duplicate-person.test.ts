@@ -1,18 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { byExternalId, createWorld, directory, person, type World } from "./world.js";
+import { describe, expect, it } from "vitest";
+import { byExternalId, directory, person, useWorld } from "./world.js";
 
 for (const profile of ["full", "minimal"] as const) {
   describe(`the Action and the sync never create the same person twice, in either order, and never adopt across a conflicting externalId (${profile} profile)`, () => {
-    let w: World;
-    beforeAll(async () => {
-      w = await createWorld(profile);
-    });
-    afterAll(async () => {
-      await w?.close();
-    });
-    beforeEach(async () => {
-      await w.reset({});
-    });
+    const w = useWorld(profile, { reset: {} });
 
     const ada = person("ada");
     const bob = person("bob");

@@ -7,6 +7,7 @@
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import type { CacheRecord } from "../../src/action/auth0-types.js";
 import type { PostLoginEvent } from "../../src/action/auth0-types.js";
 import { runPostLogin, type ExecutorDeps, type LoginSummary } from "../../src/action/executor.js";
@@ -272,4 +273,32 @@ export function byExternalId(users: CatalogUserView[]): Map<string, CatalogUserV
     m.set(u.externalId, u);
   }
   return m;
+}
+
+/**
+ * One world for the enclosing suite: created before all its tests (with `options.create`),
+ * closed after them, and reset before each test with `options.reset` when given. The returned
+ * object forwards to that world once it exists.
+ */
+export function useWorld(profile: "full" | "minimal", options: { create?: WorldOptions; reset?: WorldOptions } = {}): World {
+  let world: World | undefined;
+  beforeAll(async () => {
+    world = await createWorld(profile, options.create);
+  });
+  afterAll(async () => {
+    await world?.close();
+  });
+  if (options.reset) {
+    const reset = options.reset;
+    beforeEach(async () => {
+      await world!.reset(reset);
+    });
+  }
+  return new Proxy({} as World, {
+    get(_target, key) {
+      if (world === undefined) throw new Error("the world is not created yet (use it inside a test or hook)");
+      const value: unknown = Reflect.get(world, key);
+      return typeof value === "function" ? value.bind(world) : value;
+    },
+  });
 }
