@@ -2,13 +2,13 @@
  * `npm run action:run`: the built bundle in the harness against a sandbox it starts itself,
  * and exit 2 on usage errors.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildActionBundle } from "../../src/deploy/bundle.js";
+import { runTsx, type CliRun } from "../helpers/cli.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const demoConfig = join(root, "examples/demo-provisioning.yaml");
@@ -16,23 +16,11 @@ const dir = mkdtempSync(join(tmpdir(), "action-run-"));
 const bundle = join(dir, "catalog-provisioning.js");
 const SLOW = 120_000;
 
-function actionRun(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res, rej) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PROVISIONING_CONFIG: demoConfig };
-    delete env.CATALOG_SCIM_URL;
-    delete env.CATALOG_API_KEY;
-    const child = spawn(process.execPath, ["--import", "tsx", "scripts/action-run.ts", ...args], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.once("error", rej);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      res({ code, stdout, stderr });
-    });
-  });
+function actionRun(args: string[]): Promise<CliRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PROVISIONING_CONFIG: demoConfig };
+  delete env.CATALOG_SCIM_URL;
+  delete env.CATALOG_API_KEY;
+  return runTsx("scripts/action-run.ts", args, { cwd: root, env, killAfterMs: 90_000 });
 }
 
 beforeAll(async () => {

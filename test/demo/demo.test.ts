@@ -2,31 +2,15 @@
  * `npm run demo`, run as a child process like the README says: it exits 0, shows the expected
  * Catalog memberships, and leaves no sandbox behind.
  */
-import { spawn } from "node:child_process";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { repoRoot as root, runProcess, type CliRun } from "../helpers/cli.js";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res, rej) => {
-    const env = { ...process.env };
-    delete env.PROVISIONING_CONFIG;
-    delete env.CATALOG_SCIM_URL;
-    delete env.CATALOG_API_KEY;
-    const child = spawn("npm", ["run", "-s", "demo", "--", ...args], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.once("error", rej);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      res({ code, stdout, stderr });
-    });
-  });
+function runDemo(args: string[]): Promise<CliRun> {
+  const env = { ...process.env };
+  delete env.PROVISIONING_CONFIG;
+  delete env.CATALOG_SCIM_URL;
+  delete env.CATALOG_API_KEY;
+  return runProcess("npm", ["run", "-s", "demo", "--", ...args], { cwd: root, env, killAfterMs: 90_000 });
 }
 
 interface DemoJson {

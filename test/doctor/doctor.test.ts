@@ -2,7 +2,7 @@
  * `npm run doctor` against the sandbox, with each failure caused on purpose; exit codes from
  * the CLI as a child process, the rest in-process.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, vi, beforeEach, describe, expect, it } from "vitest";
 import { grantedScopes } from "../../src/doctor/auth0.js";
 import { runDoctor, type CheckResult } from "../../src/doctor/run.js";
+import { runTsx, type CliRun } from "../helpers/cli.js";
 import { startSandbox, type SandboxHandle } from "../helpers/sandbox.js";
 import { MgmtDouble } from "../deploy/mgmt-double.js";
 
@@ -57,19 +58,8 @@ function env(extra: Record<string, string | undefined> = {}): Record<string, str
   return { CATALOG_SCIM_URL: sandbox.baseUrl, CATALOG_API_KEY: sandbox.apiKey, AUTH0_TENANT_FILE: join(dir, "tenant.yaml"), ...extra };
 }
 
-function doctorCli(args: string[], e: Record<string, string | undefined>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(root, "scripts/doctor.ts"), ...args], {
-      cwd: root,
-      env: { PATH: process.env.PATH, NO_COLOR: "1", ...e } as NodeJS.ProcessEnv,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("exit", (code) => done({ code, stdout, stderr }));
-  });
+function doctorCli(args: string[], e: Record<string, string | undefined>): Promise<CliRun> {
+  return runTsx(join(root, "scripts/doctor.ts"), args, { cwd: root, env: { PATH: process.env.PATH, NO_COLOR: "1", ...e } as NodeJS.ProcessEnv });
 }
 
 const failing = (checks: CheckResult[]) => checks.filter((c) => c.status === "fail");

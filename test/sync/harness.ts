@@ -2,13 +2,13 @@
  * End-to-end harness: a temporary folder with provisioning.yaml and a directory.json beside
  * it, a sandbox Catalog process, and helpers to run the sync in-process or as the CLI.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadProvisioningConfig } from "../../src/config/load.js";
 import type { Directory } from "../../src/sync/directory.js";
 import { runSync, type RunSyncOptions, type SyncRunResult } from "../../src/sync/run.js";
+import { runTsx } from "../helpers/cli.js";
 import { startSandbox, type SandboxHandle } from "../helpers/sandbox.js";
 
 export const CATALOG_GROUPS = ["catalog-admins", "finance-readers", "mkt-readers", "data-stewards"];
@@ -79,17 +79,7 @@ export async function createWorkspace(options: { profile?: "full" | "minimal"; s
       return runSync({ config, env, ...o });
     },
     cli(args, extraEnv = {}) {
-      return new Promise((resolve) => {
-        const child = spawn(process.execPath, ["--import", "tsx", "scripts/sync.ts", ...args], {
-          env: { ...process.env, ...env, ...extraEnv, NO_COLOR: "1" },
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-        child.on("exit", (code) => resolve({ code, stdout, stderr }));
-      });
+      return runTsx("scripts/sync.ts", args, { env: { ...process.env, ...env, ...extraEnv, NO_COLOR: "1" } });
     },
     async close() {
       if (!options.sandbox) await sandbox.stop();

@@ -1,25 +1,15 @@
-import { spawn } from "node:child_process";
 import { afterAll, beforeAll, vi, describe, expect, it } from "vitest";
 import { loadProvisioningConfig } from "../../src/config/load.js";
 import { ScimClient } from "../../src/scim/client.js";
 import { runVerify } from "../../src/verify/run.js";
+import { runTsx, type CliRun } from "../helpers/cli.js";
 import { createWorkspace, makeDirectory, type Workspace } from "../sync/harness.js";
 
 // the CLIs run as child processes through tsx: slow to start on a busy machine
 vi.setConfig({ testTimeout: 90_000 });
 
-function cli(ws: Workspace, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "scripts/verify.ts", ...args], {
-      env: { ...process.env, ...ws.env, NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(ws: Workspace, args: string[]): Promise<CliRun> {
+  return runTsx("scripts/verify.ts", args, { env: { ...process.env, ...ws.env, NO_COLOR: "1" } });
 }
 
 describe("verify against the sandbox: each finding caused on purpose, zero writes", () => {
