@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { runPostLogin, type ExecutorDeps } from "../../src/action/executor.js";
 import { ActionScimClient } from "../../src/action/scim-lite.js";
 import type { ActionConfig } from "../../src/config/action-config.js";
-import { startSandbox, type SandboxHandle } from "../helpers/sandbox.js";
+import { catalogSecrets, useSandbox } from "../helpers/use-sandbox.js";
 import { actionConfig, fakeApi, loginEvent, type FakeApi } from "./fakes.js";
 
 const GROUPS = ["catalog-admins", "finance-readers", "mkt-readers", "data-stewards"];
@@ -19,20 +19,14 @@ function deps(lines: string[] = []): ExecutorDeps {
 
 for (const profile of ["full", "minimal"] as const) {
   describe(`executor against the sandbox (${profile} profile)`, () => {
-    let sb: SandboxHandle;
+    const sb = useSandbox({ profile, groups: GROUPS });
     let secrets: Record<string, string>;
     let config: ActionConfig;
 
-    beforeAll(async () => {
-      sb = await startSandbox({ profile, groups: GROUPS });
-      secrets = { CATALOG_SCIM_URL: sb.baseUrl, CATALOG_API_KEY: sb.apiKey };
+    beforeAll(() => {
+      secrets = catalogSecrets(sb);
     });
-    afterAll(async () => {
-      await sb?.stop();
-    });
-    beforeEach(async () => {
-      await sb.reset(GROUPS);
-      await sb.setFaults([]);
+    beforeEach(() => {
       config = actionConfig();
     });
 

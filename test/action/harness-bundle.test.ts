@@ -7,12 +7,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ActionHarness, type HarnessEvent, type RunResult } from "../../src/action-harness/index.js";
 import { compileActionConfig, type ActionConfig } from "../../src/config/action-config.js";
 import { loadProvisioningConfig } from "../../src/config/load.js";
 import { buildActionBundle, checkBundle } from "../../src/deploy/bundle.js";
-import { startSandbox, type SandboxHandle } from "../helpers/sandbox.js";
+import { catalogSecrets, useSandbox } from "../helpers/use-sandbox.js";
 
 const GROUPS = ["catalog-admins", "finance-readers", "mkt-readers", "data-stewards"];
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -83,20 +83,12 @@ describe("the shipped bundle", () => {
 
 for (const profile of ["full", "minimal"] as const) {
   describe(`the built bundle through the harness, against the sandbox (${profile} profile)`, () => {
-    let sb: SandboxHandle;
+    const sb = useSandbox({ profile, groups: GROUPS });
     let secrets: Record<string, string>;
     const harness = (bundle: keyof typeof bundles = "base") => new ActionHarness({ bundleFile: bundles[bundle], secrets, baseUrl: sb.baseUrl });
 
-    beforeAll(async () => {
-      sb = await startSandbox({ profile, groups: GROUPS });
-      secrets = { CATALOG_SCIM_URL: sb.baseUrl, CATALOG_API_KEY: sb.apiKey };
-    });
-    afterAll(async () => {
-      await sb?.stop();
-    });
-    beforeEach(async () => {
-      await sb.setFaults([]);
-      await sb.reset(GROUPS);
+    beforeAll(() => {
+      secrets = catalogSecrets(sb);
     });
 
     const ok = (r: RunResult) => {

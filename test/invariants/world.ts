@@ -18,6 +18,7 @@ import type { ProvisioningConfig } from "../../src/config/types.js";
 import type { Directory } from "../../src/sync/directory.js";
 import { runSync, type RunSyncOptions, type SyncRunResult } from "../../src/sync/run.js";
 import { fakeApi, type FakeApi } from "../action/fakes.js";
+import { lateBound } from "../helpers/late.js";
 import { startSandbox, type AuditEntry, type SandboxHandle } from "../helpers/sandbox.js";
 
 export const CONNECTION = "acme-saml";
@@ -294,11 +295,5 @@ export function useWorld(profile: "full" | "minimal", options: { create?: WorldO
       await world!.reset(reset);
     });
   }
-  return new Proxy({} as World, {
-    get(_target, key) {
-      if (world === undefined) throw new Error("the world is not created yet (use it inside a test or hook)");
-      const value: unknown = Reflect.get(world, key);
-      return typeof value === "function" ? value.bind(world) : value;
-    },
-  });
+  return lateBound(() => world, "world");
 }
