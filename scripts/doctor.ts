@@ -6,7 +6,7 @@
  * the Auth0 deploy credentials. Prints a pass/fail table with the fix for each failure.
  * Exit codes: 0 all passed, 1 a check failed, 2 a configuration error. Never prints a secret.
  */
-import { booleanOption, parseCommandLine, stringOption } from "../src/cli/args.js";
+import { booleanOption, parseCommandLineOrHelp, stringOption } from "../src/cli/args.js";
 import { runMain, table } from "../src/cli/output.js";
 import { ExitCode } from "../src/errors.js";
 import { runDoctor } from "../src/doctor/run.js";
@@ -14,15 +14,8 @@ import { runDoctor } from "../src/doctor/run.js";
 const USAGE = "npm run doctor -- [--json] [--config provisioning.yaml] [--tenant tenant.yaml]";
 
 async function main(): Promise<number> {
-  const args = parseCommandLine(
-    process.argv.slice(2),
-    { json: { type: "boolean" }, config: { type: "string" }, tenant: { type: "string" }, help: { type: "boolean", short: "h" } },
-    USAGE,
-  );
-  if (booleanOption(args, "help")) {
-    process.stdout.write(`${USAGE}\n`);
-    return ExitCode.OK;
-  }
+  const args = parseCommandLineOrHelp(process.argv.slice(2), { json: { type: "boolean" }, config: { type: "string" }, tenant: { type: "string" } }, USAGE);
+  if (!args) return ExitCode.OK;
   const configFile = stringOption(args, "config");
   const tenantFile = stringOption(args, "tenant");
   const result = await runDoctor({

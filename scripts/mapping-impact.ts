@@ -6,7 +6,7 @@
  * ownership ledger. Read-only. Exit codes: 0 done, 1 the new mapping names Catalog groups that
  * do not exist, 2 configuration error, 5 incomplete source read.
  */
-import { booleanOption, parseCommandLine, stringOption, UsageError } from "../src/cli/args.js";
+import { booleanOption, parseCommandLineOrHelp, stringOption, UsageError } from "../src/cli/args.js";
 import { errorJson, runMain } from "../src/cli/output.js";
 import { ExitCode, exitCodeOf } from "../src/errors.js";
 import { loadProvisioningConfig } from "../src/config/load.js";
@@ -31,15 +31,8 @@ function line(g: GroupImpact): string[] {
 }
 
 async function main(): Promise<number> {
-  const args = parseCommandLine(
-    process.argv.slice(2),
-    { config: { type: "string" }, current: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-    USAGE,
-  );
-  if (booleanOption(args, "help")) {
-    process.stdout.write(`${USAGE}\n`);
-    return ExitCode.OK;
-  }
+  const args = parseCommandLineOrHelp(process.argv.slice(2), { config: { type: "string" }, current: { type: "string" }, json: { type: "boolean" } }, USAGE);
+  if (!args) return ExitCode.OK;
   const json = booleanOption(args, "json");
   try {
     const nextFile = stringOption(args, "config");

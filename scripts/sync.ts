@@ -5,7 +5,7 @@
  * Exit codes: 0 done, 1 some operations failed, 2 configuration error, 3 refused by a guard,
  * 4 another run holds the lock, 5 incomplete source read.
  */
-import { booleanOption, choiceOption, countOption, parseCommandLine, stringOption } from "../src/cli/args.js";
+import { booleanOption, choiceOption, countOption, parseCommandLineOrHelp, stringOption } from "../src/cli/args.js";
 import { errorJson, formatError, runMain } from "../src/cli/output.js";
 import { ExitCode, exitCodeOf } from "../src/errors.js";
 import { loadProvisioningConfig } from "../src/config/load.js";
@@ -17,7 +17,7 @@ const USAGE =
   "npm run sync -- [--dry-run] [--mode live|snapshot] [--allow-deletions N] [--allow-removals N] [--json] [--plan-out file] [--plan-in file] [--rebuild-state] [--config file]";
 
 async function main(): Promise<number> {
-  const args = parseCommandLine(
+  const args = parseCommandLineOrHelp(
     process.argv.slice(2),
     {
       "dry-run": { type: "boolean" },
@@ -29,14 +29,10 @@ async function main(): Promise<number> {
       "plan-in": { type: "string" },
       "rebuild-state": { type: "boolean" },
       config: { type: "string" },
-      help: { type: "boolean", short: "h" },
     },
     USAGE,
   );
-  if (booleanOption(args, "help")) {
-    process.stdout.write(`${USAGE}\n`);
-    return ExitCode.OK;
-  }
+  if (!args) return ExitCode.OK;
   const json = booleanOption(args, "json");
   const mode = choiceOption(args, "mode", ["live", "snapshot"] as const);
   const allowDeletions = countOption(args, "allow-deletions");

@@ -5,7 +5,7 @@
  * the sync source (when configured) say it should hold. Sends GET requests only.
  * Exit codes: 0 clean, 1 findings, 2 configuration error, 5 incomplete source read.
  */
-import { booleanOption, parseCommandLine, stringOption } from "../src/cli/args.js";
+import { booleanOption, parseCommandLineOrHelp, stringOption } from "../src/cli/args.js";
 import { errorJson, runMain, table } from "../src/cli/output.js";
 import { ExitCode, exitCodeOf } from "../src/errors.js";
 import { loadProvisioningConfig } from "../src/config/load.js";
@@ -14,11 +14,8 @@ import { runVerify } from "../src/verify/run.js";
 const USAGE = "npm run verify -- [--json] [--config file]";
 
 async function main(): Promise<number> {
-  const args = parseCommandLine(process.argv.slice(2), { json: { type: "boolean" }, config: { type: "string" }, help: { type: "boolean", short: "h" } }, USAGE);
-  if (booleanOption(args, "help")) {
-    process.stdout.write(`${USAGE}\n`);
-    return ExitCode.OK;
-  }
+  const args = parseCommandLineOrHelp(process.argv.slice(2), { json: { type: "boolean" }, config: { type: "string" } }, USAGE);
+  if (!args) return ExitCode.OK;
   const json = booleanOption(args, "json");
   const configFile = stringOption(args, "config");
   try {

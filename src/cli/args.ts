@@ -30,6 +30,24 @@ export function parseCommandLine(argv: readonly string[], options: Record<string
   }
 }
 
+/**
+ * {@link parseCommandLine} with a `--help`/`-h` flag added: when it is given, writes the usage
+ * to `out` and returns undefined (the CLI then exits 0).
+ */
+export function parseCommandLineOrHelp(
+  argv: readonly string[],
+  options: Record<string, OptionSpec>,
+  usage: string,
+  out: { write(text: string): unknown } = process.stdout,
+): ParsedArgs | undefined {
+  const args = parseCommandLine(argv, { ...options, help: { type: "boolean", short: "h" } }, usage);
+  if (booleanOption(args, "help")) {
+    out.write(`${usage}\n`);
+    return undefined;
+  }
+  return args;
+}
+
 /** A string option, or undefined. */
 export function stringOption(args: ParsedArgs, name: string): string | undefined {
   const v = args.values[name];
