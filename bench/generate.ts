@@ -178,9 +178,9 @@ export function changeDirectory(input: Directory, share: number, seed = 2): { di
 }
 
 /**
- * The fewest SCIM writes that can carry an initial load: one create per user, plus per
+ * The fewest SCIM writes that can carry an initial load (issue 6): one create per user, plus per
  * Catalog group its members divided by the batch size; with Bulk, all those writes divided by
- * `maxOperations` (member PATCHes still carry `batchSize` values each).
+ * `maxOperations` (a member PATCH of `batchSize` values counts as one Bulk operation).
  */
 export function minimumInitialWrites(generated: GeneratedDirectory, batchSize: number, bulkMaxOperations?: number): number {
   const perCatalogGroup = new Map<string, number>();
@@ -191,15 +191,18 @@ export function minimumInitialWrites(generated: GeneratedDirectory, batchSize: n
   let patches = 0;
   for (const n of perCatalogGroup.values()) patches += Math.ceil(n / batchSize);
   const creates = generated.directory.users.length;
-  if (bulkMaxOperations && bulkMaxOperations > 1) return Math.ceil(creates / bulkMaxOperations) + patches;
+  if (bulkMaxOperations && bulkMaxOperations > 1) return Math.ceil((creates + patches) / bulkMaxOperations);
   return creates + patches;
 }
 
-/** The fewest writes for a change set: one PATCH per renamed user, per group its adds and removes divided by the batch size. */
+/**
+ * The fewest writes for a change set: one PATCH per renamed user, per group its adds and
+ * removes divided by the batch size; with Bulk, all those writes divided by `maxOperations`.
+ */
 export function minimumChangeWrites(changes: ChangeSet, batchSize: number, bulkMaxOperations?: number): number {
   const groups = new Set([...changes.added.keys(), ...changes.removed.keys()]);
   let patches = 0;
   for (const g of groups) patches += Math.ceil(((changes.added.get(g) ?? 0) + (changes.removed.get(g) ?? 0)) / batchSize);
-  const userWrites = bulkMaxOperations && bulkMaxOperations > 1 ? Math.ceil(changes.renamed / bulkMaxOperations) : changes.renamed;
-  return userWrites + patches;
+  if (bulkMaxOperations && bulkMaxOperations > 1) return Math.ceil((changes.renamed + patches) / bulkMaxOperations);
+  return changes.renamed + patches;
 }

@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--quick] [--only action|sync] [--users N] [--runs N] [--json]
+ * npm run bench -- [--quick] [--only action|sync] [--users N] [--runs N] [--naive N] [--ldap N|0] [--json]
  *
  * Reproducible benchmarks against the sandbox on loopback (its own process). Client and
  * server CPU are reported apart. Each figure carries its conditions. Exit 0 when every
@@ -11,6 +11,15 @@ import { createSyncWorkspace, measureSync, type SyncMeasurement } from "./sync-b
 import { runNaive } from "./naive.js";
 import { startSandbox } from "../test/helpers/sandbox.js";
 import { runActionBench } from "./action-bench.js";
+import { benchLdap } from "./ldap-bench.js";
+import { loadavg } from "node:os";
+
+/** the 1, 5 and 15 minute load averages, for the conditions of each figure */
+export function loadAverage(): string {
+  return `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`;
+}
 
 export interface Figure {
   scenario: string;
@@ -43,20 +52,21 @@ interface SyncRunSet {
   changeMinimum: number;
 }
 
-async function syncOnce(g: GeneratedDirectory, profile: "full" | "minimal", latencyMs: number, log: (s: string) => void): Promise<SyncRunSet> {
+async function syncOnce(g: GeneratedDirectory, profile: "full" | "minimal", latencyMs: number, log: (s: string) => void, useBulk = profile === "full"): Promise<SyncRunSet> {
   const ws = await createSyncWorkspace({ mapping: g.mapping, catalogGroups: g.catalogGroups, profile, mode: "snapshot", batchSize: BATCH });
+  const env = useBulk ? {} : { extraEnv: { BENCH_BULK: "off" } };
   try {
     if (latencyMs > 0) await ws.sandbox.setFaults([{ kind: "latency", latencyMs }]);
     ws.writeDirectory(g.directory);
-    const initial = await measureSync(ws);
-    log(`  initial: ${(initial.wallMs / 1000).toFixed(1)} s, ${initial.requests} requests, ${initial.writes} writes${initial.ok ? "" : `, FAILED: ${initial.error ?? JSON.stringify(initial.summary)}`}`);
-    const second = await measureSync(ws);
-    log(`  second:  ${(second.wallMs / 1000).toFixed(1)} s, ${second.writes} writes`);
+    const initial = await measureSync(ws, env);
+    log(`  initial: ${(initial.wallMs / 1000).toFixed(1)} s, ${initial.requests} requests, ${initial.writes} writes, client CPU ${Math.round(initial.clientCpuMs)} ms, server CPU ${Math.round(initial.serverCpuMs)} ms, RSS ${Math.round(initial.maxRss / 1048576)} MB, ${loadAverage()}${initial.ok ? "" : `, FAILED: ${initial.error ?? JSON.stringify(initial.summary)}`}`);
+    const second = await measureSync(ws, env);
+    log(`  second:  ${(second.wallMs / 1000).toFixed(1)} s, ${second.writes} writes, ${loadAverage()}`);
     const { directory, changes } = changeDirectory(g.directory, 0.01);
     ws.writeDirectory(directory);
-    const change = await measureSync(ws);
-    log(`  1 %:     ${(change.wallMs / 1000).toFixed(1)} s, ${change.writes} writes`);
-    const bulk = profile === "full" ? BULK_MAX_OPERATIONS : undefined;
+    const change = await measureSync(ws, env);
+    log(`  1 %:     ${(change.wallMs / 1000).toFixed(1)} s, ${change.writes} writes, ${loadAverage()}`);
+    const bulk = useBulk ? BULK_MAX_OPERATIONS : undefined;
     return { initial, second, change, minimum: minimumInitialWrites(g, BATCH, bulk), changeMinimum: minimumChangeWrites(changes, BATCH, bulk) };
   } finally {
     await ws.close();
@@ -69,20 +79,25 @@ async function benchSync(userSizes: number[], runsFor: (n: number) => number, lo
   for (const n of userSizes) {
     const s = sizes(n);
     const g = generateDirectory({ ...s, seed: 1 });
-    const profiles: ("full" | "minimal")[] = n <= 10_000 ? ["full", "minimal"] : ["full"];
+    const variants: { profile: "full" | "minimal"; bulk: boolean }[] = [
+      { profile: "full", bulk: true },
+      { profile: "full", bulk: false },
+      { profile: "minimal", bulk: false },
+    ];
     const latencies = n <= 1_000 ? [0, 20] : [0];
-    for (const profile of profiles) {
+    for (const { profile, bulk: useBulk } of variants) {
       for (const latency of latencies) {
         const runs = runsFor(n);
-        const cond = `file source, ${s.users} users / ${s.groups} groups / ${s.memberships} memberships, sandbox ${profile}, Bulk ${profile === "full" ? "on" : "off"}, ${latency} ms delay, batch ${BATCH}, concurrency 8, snapshot mode, median of ${runs}`;
-        log(`sync ${n} users, ${profile}, ${latency} ms (${runs} run${runs > 1 ? "s" : ""})`);
+        const load0 = loadAverage();
+        log(`sync ${n} users, ${profile}, Bulk ${useBulk ? "on" : "off"}, ${latency} ms (${runs} run${runs > 1 ? "s" : ""}), ${load0}`);
         const sets: SyncRunSet[] = [];
-        for (let i = 0; i < runs; i++) sets.push(await syncOnce(g, profile, latency, log));
+        for (let i = 0; i < runs; i++) sets.push(await syncOnce(g, profile, latency, log, useBulk));
+        const cond = `file source, ${s.users} users / ${s.groups} groups / ${s.memberships} memberships, sandbox ${profile}, Bulk ${useBulk ? "on" : "off"}, ${latency} ms delay, batch ${BATCH}, concurrency 8, snapshot mode, median of ${runs}; ${load0} before, ${loadAverage()} after`;
         const med = (f: (r: SyncRunSet) => number): number => median(sets.map(f));
-        const scenario = `sync ${n.toLocaleString("en")}`;
+        const scenario = `sync ${n.toLocaleString("en")} ${profile}${useBulk ? " + Bulk" : ""}`;
         const ok = sets.every((r) => r.initial.ok && r.second.ok && r.change.ok);
         const initialMs = med((r) => r.initial.wallMs);
-        if (profile === "full" && latency === 0) perUser.push({ users: n, ms: initialMs / n });
+        if (profile === "full" && useBulk && latency === 0) perUser.push({ users: n, ms: initialMs / n });
         const min = sets[0]!.minimum;
         const writes = med((r) => r.initial.writes);
         const requests = med((r) => r.initial.requests);
@@ -124,7 +139,7 @@ async function benchSync(userSizes: number[], runsFor: (n: number) => number, lo
       figures.push({
         scenario: "sync scaling",
         metric: `time per user at ${p.users.toLocaleString("en")} vs ${ref.users.toLocaleString("en")}`,
-        conditions: "file source, sandbox full, Bulk on, 0 ms delay, initial sync",
+        conditions: `file source, sandbox full, Bulk on, 0 ms delay, initial sync; ${loadAverage()} at the end`,
         target: "0.75–1.25",
         value: +ratio.toFixed(3),
         unit: `× (${p.ms.toFixed(3)} ms/user)`,
@@ -151,7 +166,7 @@ async function benchNaive(n: number, log: (s: string) => void): Promise<Figure[]
   }
   const sync = await syncOnce(g, "full", 0, log);
   const syncMinimal = await syncOnce(g, "minimal", 0, log);
-  const cond = `file source, ${s.users} users / ${s.groups} groups / ${s.memberships} memberships, sandbox full, 0 ms delay, naive: sequential, one request per user and per membership`;
+  const cond = `file source, ${s.users} users / ${s.groups} groups / ${s.memberships} memberships, sandbox full, 0 ms delay, naive: sequential, one request per user and per membership; ${loadAverage()}`;
   const scenario = `naive vs sync ${n.toLocaleString("en")}`;
   return [
     { scenario, metric: "naive: requests", conditions: cond, value: naive.requests, unit: "requests" },
@@ -183,6 +198,7 @@ async function main(): Promise<number> {
       users: { type: "string" },
       runs: { type: "string" },
       naive: { type: "string" },
+      ldap: { type: "string" },
       json: { type: "boolean", default: false },
     },
     strict: true,
@@ -208,6 +224,7 @@ async function main(): Promise<number> {
   if (values.only !== "action") {
     figures.push(...(await benchSync(userSizes, runsFor, log)));
     figures.push(...(await benchNaive(naiveUsers, log)));
+    if (values.ldap !== "0") figures.push(...(await benchLdap(Number(values.ldap ?? (values.quick ? 1_000 : 10_000)), log)));
   }
   const command = `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim();
   if (values.json) process.stdout.write(`${JSON.stringify({ command, node: process.version, figures })}\n`);

@@ -104,10 +104,13 @@ function kindOf(e: RequestEntry): string {
 }
 
 /** Runs the sync once in a child process and measures it. */
-export async function measureSync(ws: SyncWorkspace, options: { mode?: "live" | "snapshot"; extraEnv?: Record<string, string> } = {}): Promise<SyncMeasurement> {
+export async function measureSync(
+  ws: SyncWorkspace,
+  options: { mode?: "live" | "snapshot"; extraEnv?: Record<string, string>; /** extra node flags, e.g. `--cpu-prof` */ nodeArgs?: string[] } = {},
+): Promise<SyncMeasurement> {
   await ws.sandbox.clearRequests();
   const before = await ws.sandbox.stats();
-  const args = ["--import", "tsx", join(repoRoot, "bench", "sync-child.ts"), "--config", ws.configFile, ...(options.mode ? ["--mode", options.mode] : [])];
+  const args = [...(options.nodeArgs ?? []), "--import", "tsx", join(repoRoot, "bench", "sync-child.ts"), "--config", ws.configFile, ...(options.mode ? ["--mode", options.mode] : [])];
   const report = await new Promise<SyncChildReport>((res, rej) => {
     const child = spawn(process.execPath, args, {
       cwd: repoRoot,

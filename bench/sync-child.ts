@@ -6,10 +6,14 @@
  *   node --import tsx bench/sync-child.ts --config <provisioning.yaml> [--mode live|snapshot]
  *
  * Reads `CATALOG_SCIM_URL` and `CATALOG_API_KEY` from the environment like the sync CLI.
+ * `BENCH_BULK=off` hides the Catalog's Bulk support from the sync (the "without Bulk" figures
+ * on the full sandbox profile).
  */
 import { parseArgs } from "node:util";
 import { loadProvisioningConfig } from "../src/config/load.js";
-import { runSync } from "../src/sync/run.js";
+import { runSync, type RunSyncOptions } from "../src/sync/run.js";
+import { ScimClient } from "../src/scim/client.js";
+import { createCliFetch } from "../src/scim/cli-fetch.js";
 
 export interface SyncChildReport {
   ok: boolean;
@@ -32,7 +36,24 @@ async function main(): Promise<void> {
   try {
     const config = loadProvisioningConfig({ ...(values.config !== undefined ? { file: values.config } : {}), env: process.env });
     const mode = values.mode === "live" || values.mode === "snapshot" ? values.mode : undefined;
-    const result = await runSync({ config, env: process.env, ...(mode ? { mode } : {}) });
+    const withoutBulk: Pick<RunSyncOptions, "createClient"> =
+      process.env.BENCH_BULK === "off"
+        ? {
+            createClient: (endpoint, cfg) => {
+              const client = new ScimClient({
+                baseUrl: endpoint.baseUrl,
+                apiKey: endpoint.apiKey,
+                fetch: createCliFetch({ maxConnections: cfg.scim.maxConnections }).fetch,
+                timeoutMs: cfg.scim.timeoutMs,
+                retries: cfg.scim.retries,
+              });
+              const discovered = client.capabilities.bind(client);
+              client.capabilities = async () => ({ ...(await discovered()), bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 } });
+              return client;
+            },
+          }
+        : {};
+    const result = await runSync({ config, env: process.env, ...(mode ? { mode } : {}), ...withoutBulk });
     report = {
       ok: result.summary.failed === 0,
       summary: result.summary as unknown as Record<string, unknown>,

@@ -3,7 +3,7 @@
  * applied per user: many-to-one keeps a membership while any source group maps to it,
  * one-to-many grants several), and which mapped IdP groups the source no longer has. Pure.
  */
-import { formatMappingKey, resolveMapping, ruleMatches, type IdpGroup } from "../config/mapping.js";
+import { formatMappingKey, isStrongRef, ruleMatches, type IdpGroup } from "../config/mapping.js";
 import type { GroupMapping } from "../config/types.js";
 import type { Directory, DirectoryGroup } from "./directory.js";
 
@@ -33,9 +33,47 @@ export interface DesiredMembership {
   matchedRules: number[];
 }
 
-/** the mapping applied to one user's directory groups */
+/** per mapping: each directory group's matching rule indices, computed once per group */
+const rulesByGroup = new WeakMap<GroupMapping, WeakMap<DirectoryGroup, { id: string; name: string; dn: string | undefined; rules: readonly number[] }>>();
+
+function matchingRules(mapping: GroupMapping, group: DirectoryGroup): readonly number[] {
+  let cache = rulesByGroup.get(mapping);
+  if (!cache) rulesByGroup.set(mapping, (cache = new WeakMap()));
+  const hit = cache.get(group);
+  // keyed by the object, checked against what matching reads (a caller may change a group between plans)
+  if (hit && hit.id === group.id && hit.name === group.name && hit.dn === group.dn) return hit.rules;
+  const idp = toIdpGroup(group);
+  const rules: number[] = [];
+  mapping.rules.forEach((rule, index) => {
+    if (ruleMatches(rule, idp, mapping.caseInsensitive)) rules.push(index);
+  });
+  cache.set(group, { id: group.id, name: group.name, dn: group.dn, rules });
+  return rules;
+}
+
+/**
+ * The mapping applied to one user's directory groups: the same result as `resolveMapping`
+ * (rules in file order, a privileged Catalog group only through an `id:` or `dn:` rule), with
+ * each group's matching rules computed once per run rather than every rule tried per user
+ * (users × rules is 10⁸ at 100,000 users and 1,000 rules).
+ */
 export function desiredMembership(mapping: GroupMapping, groups: readonly DirectoryGroup[]): DesiredMembership {
-  return resolveMapping(mapping, groups.map(toIdpGroup));
+  const matched = new Set<number>();
+  for (const g of groups) for (const i of matchingRules(mapping, g)) matched.add(i);
+  const privileged = mapping.privileged.length > 0 ? new Set(mapping.privileged.map((g) => g.toLowerCase())) : undefined;
+  const granted = new Set<string>();
+  const matchedRules: number[] = [];
+  for (const index of [...matched].sort((a, b) => a - b)) {
+    const rule = mapping.rules[index]!;
+    let any = false;
+    for (const cg of rule.catalogGroups) {
+      if (privileged?.has(cg.toLowerCase()) && !isStrongRef(rule.idp)) continue;
+      granted.add(cg);
+      any = true;
+    }
+    if (any) matchedRules.push(index);
+  }
+  return { catalogGroups: [...granted].sort(), matchedRules };
 }
 
 /** the mapping key of a rule, as written in the config */

@@ -164,6 +164,8 @@ export async function executePlan(
   const finish = (outcome: OperationOutcome): Promise<void> => finishMany([outcome]);
 
   const indexed = operations.map((operation, index) => ({ operation, index }));
+  /** the add phase already went out with the users phase (see `runMixedBulk`) */
+  let addsDone = false;
   for (const phase of PHASES) {
     const items = indexed.filter((i) => PHASE_OF[i.operation.op] === phase);
     if (items.length === 0) continue;
@@ -177,10 +179,19 @@ export async function executePlan(
       for (const item of runnable) await finish({ index: item.index, operation: item.operation, status: "skipped", error: "the run was stopped" });
       continue;
     }
+    if (phase === "add" && addsDone) continue;
     if (bulk && (phase === "users" || phase === "deactivate" || phase === "delete")) {
       const sendable = runnable.filter((i) => !(i.operation.op === "adoptUser" && i.operation.patch.length === 0));
       for (const item of runnable) {
         if (!sendable.includes(item)) await runSingle(client, item, batchSize, created, options, finish);
+      }
+      const adds = phase === "users" ? indexed.filter((i) => i.operation.op === "addMembers") : [];
+      const addRequests = adds.reduce((n, i) => n + (i.operation.op === "addMembers" ? Math.ceil(i.operation.members.length / batchSize) : 0), 0);
+      // creates over several requests and many member PATCHes: one stream, member PATCHes filling the requests as their members exist
+      if (addRequests > concurrency && sendable.length > bulk.maxOperations) {
+        await runMixedBulk(client, sendable, adds, batchSize, created, bulk, options, finishMany);
+        addsDone = true;
+        continue;
       }
       for (const chunk of chunks(sendable, bulk.maxOperations, bulk.maxPayloadSize)) {
         if (options.signal?.aborted) {
@@ -354,8 +365,13 @@ async function runBulk(
     await finishMany(chunk.map((item) => ({ index: item.index, operation: item.operation, status: "failed" as const, ...scimIdOf(item.operation), ...errorOf(e) })));
     return;
   }
+  await finishMany(userBulkOutcomes(chunk, responses));
+}
+
+/** The outcomes of per-user operations from a `/Bulk` answer, matched by `bulkId` (else by position). */
+function userBulkOutcomes(chunk: { operation: SyncOperation; index: number }[], responses: BulkOperationResponse[]): OperationOutcome[] {
   const settled: OperationOutcome[] = [];
-  const finish = async (o: OperationOutcome): Promise<void> => {
+  const finish = (o: OperationOutcome): void => {
     settled.push(o);
   };
   const byBulkId = new Map(responses.filter((r) => r.bulkId).map((r) => [r.bulkId!, r]));
@@ -363,14 +379,14 @@ async function runBulk(
     const r = byBulkId.get(`op-${item.index}`) ?? responses[i];
     const base = { index: item.index, operation: item.operation };
     if (!r) {
-      await finish({ ...base, status: "failed", ...scimIdOf(item.operation), error: "no result in the bulk response" });
+      finish({ ...base, status: "failed", ...scimIdOf(item.operation), error: "no result in the bulk response" });
       continue;
     }
     const status = Number(r.status);
     const ok = (status >= 200 && status < 300) || (item.operation.op === "deleteUser" && status === 404);
     if (!ok) {
       const detail = (r.response as { detail?: unknown } | undefined)?.detail;
-      await finish({
+      finish({
         ...base,
         status: "failed",
         ...scimIdOf(item.operation),
@@ -383,15 +399,15 @@ async function runBulk(
     if (item.operation.op === "createUser") {
       const id = (body && typeof body.id === "string" ? body.id : undefined) ?? idFromLocation(r.location);
       if (!id) {
-        await finish({ ...base, status: "failed", error: "the bulk create returned no id" });
+        finish({ ...base, status: "failed", error: "the bulk create returned no id" });
         continue;
       }
-      await finish({ ...base, status: "done", scimId: id, ...(body && typeof body.userName === "string" ? { user: body } : {}) });
+      finish({ ...base, status: "done", scimId: id, ...(body && typeof body.userName === "string" ? { user: body } : {}) });
     } else {
-      await finish({ ...base, status: "done", ...scimIdOf(item.operation), ...(body && typeof body.userName === "string" ? { user: body } : {}) });
+      finish({ ...base, status: "done", ...scimIdOf(item.operation), ...(body && typeof body.userName === "string" ? { user: body } : {}) });
     }
   }
-  await finishMany(settled);
+  return settled;
 }
 
 interface MemberAccount {
@@ -562,6 +578,250 @@ async function runMemberBulk(
     for (const p of pieces) if (--p.account.remaining === 0) done.push(settle(p.account));
     await finishMany(done);
   }
+}
+
+/**
+ * The users phase and the member adds in one stream of `/Bulk` requests: each request carries
+ * first the member PATCHes that are ready (a full batch of `batchSize` members that exist,
+ * created in an earlier request or already there), then per-user operations up to the
+ * limits. Member batches are formed per group as its members are created, so requests stay
+ * full and the total is close to (per-user operations + member PATCHes) / `maxOperations`.
+ * Once every user is sent, the remaining partial batches go out. A member whose create
+ * failed is skipped, as in the phased order.
+ */
+async function runMixedBulk(
+  client: ScimClientApi,
+  users: { operation: SyncOperation; index: number }[],
+  adds: { operation: SyncOperation; index: number }[],
+  batchSize: number,
+  created: Map<string, string>,
+  limits: { maxOperations: number; maxPayloadSize: number },
+  options: ExecutorOptions,
+  finishMany: (o: OperationOutcome[]) => Promise<void>,
+): Promise<void> {
+  interface Account extends MemberAccount {
+    pending: string[];
+    seen: Set<string>;
+    waiting: number;
+    sentPieces: number;
+    allFailedCreates: boolean;
+  }
+  const accounts: Account[] = [];
+  const waitingFor = new Map<string, Account[]>();
+  const ready: { piece: MemberPiece; size: number }[] = [];
+  const emit = (a: Account, final: boolean): void => {
+    while (a.pending.length >= batchSize || (final && a.pending.length > 0)) {
+      const values = a.pending.splice(0, batchSize);
+      const op: BulkOperation = {
+        method: "PATCH",
+        bulkId: `m-${a.item.index}-${a.sentPieces++}`,
+        path: `/Groups/${encodeURIComponent(a.groupId)}`,
+        data: patchRequest([addMembers(values)]),
+      };
+      a.remaining++;
+      ready.push({ piece: { account: a, kind: "add", values, op }, size: Buffer.byteLength(JSON.stringify(op)) + 1 });
+    }
+  };
+  const known = (a: Account, id: string): void => {
+    if (a.seen.has(id)) return;
+    a.seen.add(id);
+    a.pending.push(id);
+  };
+  for (const item of adds) {
+    const op = item.operation;
+    if (op.op !== "addMembers") continue;
+    const a: Account = {
+      item,
+      resolved: op,
+      groupId: op.groupId,
+      added: [],
+      removed: [],
+      failed: [],
+      skipped: [],
+      remaining: 0,
+      started: false,
+      pending: [],
+      seen: new Set(),
+      waiting: 0,
+      sentPieces: 0,
+      allFailedCreates: op.members.length > 0,
+    };
+    accounts.push(a);
+    for (const m of op.members) {
+      if ("scimId" in m) {
+        a.allFailedCreates = false;
+        known(a, m.scimId);
+      } else {
+        const id = created.get(m.externalId);
+        if (id) {
+          a.allFailedCreates = false;
+          known(a, id);
+        } else {
+          a.waiting++;
+          const list = waitingFor.get(m.externalId);
+          if (list) list.push(a);
+          else waitingFor.set(m.externalId, [a]);
+        }
+      }
+    }
+    emit(a, false);
+  }
+  const userSizes = users.map((item) => Buffer.byteLength(JSON.stringify(toBulkOperation(item.operation, `op-${item.index}`))) + 1);
+  const limit = limits.maxPayloadSize > 0 ? Math.floor(limits.maxPayloadSize * 0.9) : Number.POSITIVE_INFINITY;
+  const settled = new Set<Account>();
+  const settleable = (a: Account): boolean => !settled.has(a) && a.waiting === 0 && a.pending.length === 0 && a.remaining === 0 && a.started;
+  let u = 0;
+  let flushed = false;
+  for (;;) {
+    if (u >= users.length && !flushed) {
+      for (const a of accounts) emit(a, true);
+      flushed = true;
+    }
+    const pieces: MemberPiece[] = [];
+    const batch: { operation: SyncOperation; index: number }[] = [];
+    let size = 200;
+    while (ready.length > 0 && pieces.length < limits.maxOperations && (pieces.length === 0 || size + ready[0]!.size <= limit)) {
+      const next = ready.shift()!;
+      pieces.push(next.piece);
+      size += next.size;
+    }
+    while (u < users.length && pieces.length + batch.length < limits.maxOperations && (pieces.length + batch.length === 0 || size + userSizes[u]! <= limit)) {
+      batch.push(users[u]!);
+      size += userSizes[u]!;
+      u++;
+    }
+    if (pieces.length + batch.length === 0) break;
+
+    if (options.signal?.aborted) {
+      const stopped: OperationOutcome[] = batch.map((item) => ({ index: item.index, operation: item.operation, status: "skipped" as const, error: "the run was stopped" }));
+      for (const item of batch) {
+        const op = item.operation;
+        if (op.op !== "createUser") continue;
+        for (const a of waitingFor.get(op.externalId) ?? []) {
+          a.waiting--;
+          a.skipped.push(op.externalId);
+        }
+      }
+      for (const p of pieces) {
+        if (p.account.started) {
+          p.account.failed.push(...p.values);
+          p.account.firstError ??= { error: "the run was stopped" };
+          p.account.remaining--;
+        } else {
+          p.account.remaining--;
+          p.account.skipped.push(...p.values);
+        }
+      }
+      await finishMany(stopped);
+      continue;
+    }
+
+    const starting = [...new Set(pieces.map((p) => p.account as Account))].filter((a) => !a.started);
+    for (const a of starting) a.started = true;
+    const announce = [...batch, ...starting.map((a) => ({ index: a.item.index, operation: a.resolved }))];
+    await options.hooks?.beforeBatch?.(announce);
+    for (const item of announce) await options.hooks?.beforeOperation?.(item.index, item.operation);
+
+    const ops = [...pieces.map((p) => p.op), ...batch.map((item) => toBulkOperation(item.operation, `op-${item.index}`))];
+    let responses: BulkOperationResponse[] | undefined;
+    let thrown: unknown;
+    try {
+      responses = await client.bulk(ops);
+    } catch (e) {
+      thrown = e;
+    }
+    const userOutcomes: OperationOutcome[] = responses
+      ? userBulkOutcomes(
+          batch,
+          responses.filter((r) => !r.bulkId?.startsWith("m-")),
+        )
+      : batch.map((item) => ({ index: item.index, operation: item.operation, status: "failed" as const, ...scimIdOf(item.operation), ...errorOf(thrown) }));
+    // the members created in this request become ready for the next ones
+    for (const o of userOutcomes) {
+      const op = o.operation;
+      if (op.op !== "createUser") continue;
+      for (const a of waitingFor.get(op.externalId) ?? []) {
+        a.waiting--;
+        if (o.status === "done" && o.scimId) {
+          a.allFailedCreates = false;
+          known(a, o.scimId);
+          emit(a, false);
+        } else a.skipped.push(op.externalId);
+      }
+    }
+    const byBulkId = new Map((responses ?? []).filter((r) => r.bulkId).map((r) => [r.bulkId!, r]));
+    for (const p of pieces) {
+      p.account.remaining--;
+      if (!responses) {
+        p.account.failed.push(...p.values);
+        p.account.firstError ??= errorOf(thrown);
+        continue;
+      }
+      const r = byBulkId.get(p.op.bulkId!);
+      const status = r ? Number(r.status) : 0;
+      if (r && status >= 200 && status < 300) {
+        p.account.added.push(...p.values);
+        continue;
+      }
+      if (status === 400) {
+        try {
+          const res = await client.patchGroupMembers(p.account.groupId, { add: p.values }, { batchSize });
+          p.account.added.push(...res.added);
+          if (res.failed.length > 0) {
+            p.account.failed.push(...res.failed.map((f) => f.value));
+            p.account.firstError ??= { error: errorOf(res.failed[0]!.error).error, ...statusOf(res.failed[0]!.error) };
+          }
+        } catch (e) {
+          p.account.failed.push(...p.values);
+          p.account.firstError ??= errorOf(e);
+        }
+        continue;
+      }
+      const detail = (r?.response as { detail?: unknown } | undefined)?.detail;
+      p.account.failed.push(...p.values);
+      p.account.firstError ??= r
+        ? { httpStatus: status, error: `bulk PATCH failed with ${status}${typeof detail === "string" ? `: ${detail.slice(0, 200)}` : ""}` }
+        : { error: "no result in the bulk response" };
+    }
+    const done: OperationOutcome[] = [...userOutcomes];
+    for (const a of new Set(pieces.map((p) => p.account as Account))) {
+      if (!settleable(a)) continue;
+      settled.add(a);
+      done.push(memberOutcome(a));
+    }
+    await finishMany(done);
+  }
+  // operations that never sent a PATCH: every member's create failed, or the run was stopped
+  const rest: OperationOutcome[] = [];
+  for (const a of accounts) {
+    if (settled.has(a)) continue;
+    if (a.started) rest.push(memberOutcome(a));
+    else
+      rest.push({
+        index: a.item.index,
+        operation: a.item.operation,
+        status: "skipped",
+        members: { added: [], removed: [], failed: [], skipped: a.skipped },
+        error: options.signal?.aborted ? "the run was stopped" : a.allFailedCreates ? "every member's create failed in this run" : "no member could be resolved",
+      });
+  }
+  await finishMany(rest);
+}
+
+function memberOutcome(a: MemberAccount): OperationOutcome {
+  const failed = a.failed;
+  return {
+    index: a.item.index,
+    operation: a.item.operation,
+    status: failed.length > 0 ? "failed" : "done",
+    members: { added: a.added, removed: a.removed, failed, skipped: a.skipped },
+    ...(failed.length > 0
+      ? {
+          error: a.firstError && a.added.length + a.removed.length === 0 ? a.firstError.error : `${failed.length} member value(s) refused`,
+          ...(a.firstError?.httpStatus !== undefined ? { httpStatus: a.firstError.httpStatus } : {}),
+        }
+      : {}),
+  };
 }
 
 function chunkBySize<T extends { size: number }>(items: T[], maxOperations: number, maxPayloadSize: number): T[][] {

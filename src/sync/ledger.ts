@@ -8,7 +8,7 @@
  * file from a backup, or move it away to start again (the project then owns nothing, so it
  * deprovisions nothing until it has re-adopted the users).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
 import { ProvisioningError } from "../errors.js";
 import { LedgerIndex, type AppliedResult } from "./ownership.js";
@@ -99,7 +99,10 @@ export function writeFileAtomic(path: string, content: string): void {
  * `<ledger>.journal` at once, a cheap O(1) write, and the journal is folded into the ledger
  * file once it holds `compactEvery` records and half as many as the ledger has users (so the
  * rewrites of a large ledger stay linear in total), and at the end. The records of one request
- * are appended with one write and one fsync ({@link LedgerStore.applyMany}): a group commit.
+ * are appended with one write ({@link LedgerStore.applyMany}), durable across a crash of the
+ * process at once; the fsync for a power loss is a group commit: one in flight at a time, off
+ * the event loop, covering every record written before it started (and one before the file
+ * is folded or closed).
  * A crash therefore loses no ownership record: the next open replays the journal (a torn
  * last line, from a crash in the middle of an append, is ignored; it was never acknowledged).
  * The in-memory ledger is one {@link LedgerIndex} for the whole run (linear, not a copy per
@@ -109,6 +112,9 @@ export class LedgerStore {
   #index: LedgerIndex;
   #pending = 0;
   #fd: number | undefined;
+  /** records written since the last fsync started */
+  #dirty = false;
+  #syncing = false;
   readonly path: string;
   readonly journalPath: string;
   readonly compactEvery: number;
@@ -134,9 +140,10 @@ export class LedgerStore {
   /** record one accepted operation: journal first (written and fsynced), then the in-memory ledger */
   apply(operation: SyncOperation, result: AppliedResult): void {
     this.applyMany([{ operation, result }]);
+    this.#syncNow();
   }
 
-  /** record the accepted operations of one request: one journal write and one fsync, then the in-memory ledger */
+  /** record the accepted operations of one request: one journal write (fsync grouped, see above), then the in-memory ledger */
   applyMany(entries: readonly { operation: SyncOperation; result: AppliedResult }[]): void {
     if (entries.length === 0) return;
     // check every transition first (a create without an id throws) before anything is journaled
@@ -159,12 +166,35 @@ export class LedgerStore {
       this.#fd = openSync(this.journalPath, "a", 0o600);
     }
     writeSync(this.#fd, text);
+    this.#dirty = true;
+    this.#groupSync();
+  }
+
+  /** one fsync in flight at a time; writes made meanwhile are covered by the next one */
+  #groupSync(): void {
+    if (this.#syncing || !this.#dirty || this.#fd === undefined) return;
+    const fd = this.#fd;
+    this.#syncing = true;
+    this.#dirty = false;
+    fsync(fd, () => {
+      this.#syncing = false;
+      // the journal was folded or closed meanwhile: this descriptor is ours to close now
+      if (this.#fd !== fd) closeSync(fd);
+      this.#groupSync();
+    });
+  }
+
+  #syncNow(): void {
+    if (this.#fd === undefined || !this.#dirty) return;
     fsyncSync(this.#fd);
+    this.#dirty = false;
   }
 
   #closeJournal(): void {
     if (this.#fd === undefined) return;
-    closeSync(this.#fd);
+    this.#syncNow();
+    // an fsync still in flight holds this descriptor: it is closed when that fsync completes
+    if (!this.#syncing) closeSync(this.#fd);
     this.#fd = undefined;
   }
 

@@ -164,13 +164,15 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
           catalog = await readCatalogState(client, managed, where);
         }
 
-        const fingerprints = {
+        // only a reviewed plan (in or out) needs the input fingerprints: not computed otherwise
+        const fingerprintsOf = (): { source: string; catalog: string; ledger: string } => ({
           source: directoryFingerprint(read.directory),
           catalog: catalogFingerprint(catalog),
           ledger: ledgerFingerprint(ledgerStore.ledger, target.name),
-        };
+        });
         let plan: SyncPlan;
         if (planIn) {
+          const fingerprints = fingerprintsOf();
           const reviewed = planIn.targets.find((t) => t.target === target.name);
           if (!reviewed) throw stale(options.planIn!, `it has no plan for the target "${target.name}"`);
           if (reviewed.catalogUrl !== endpoint.baseUrl) throw stale(options.planIn!, `it was made for another Catalog URL`);
@@ -202,7 +204,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
             if (!(e instanceof ProvisioningError)) throw e;
             refused = e;
           }
-          planFile.targets.push({ target: target.name, catalogUrl: endpoint.baseUrl, fingerprints, plan });
+          planFile.targets.push({ target: target.name, catalogUrl: endpoint.baseUrl, fingerprints: fingerprintsOf(), plan });
           results.push({ target: target.name, plan, ...(refused ? { refused } : {}) });
           continue;
         }
@@ -271,6 +273,47 @@ async function apply(plan: SyncPlan, client: ScimClientApi, ctx: ApplyContext): 
   const intents = new Map<number, number>();
   const connection = sourceConnection(policy);
   const auditLog = openAuditLog(policy.auditLogPath);
+  const intentCommit = state
+    ? new GroupCommit<{ index: number; operation: SyncOperation }, number>((items) =>
+        state.recordIntents(
+          items.map((i) => i.operation),
+          ctx.now().toISOString(),
+        ),
+      )
+    : undefined;
+  const doneCommit = new GroupCommit<OperationOutcome, void>(async (outcomes) => {
+    const at = ctx.now().toISOString();
+    const accepted: { operation: SyncOperation; result: AppliedResult }[] = [];
+    for (const outcome of outcomes) {
+      const applied = appliedOperation(outcome);
+      if (!applied) continue;
+      accepted.push({
+        operation: applied,
+        result: {
+          target: plan.target,
+          now: at,
+          ...(connection !== undefined ? { connection } : {}),
+          ...(outcome.scimId !== undefined ? { scimId: outcome.scimId } : {}),
+        },
+      });
+    }
+    if (state) {
+      const settled: { seq: number; effects: StateEffect[]; done: boolean }[] = [];
+      for (const outcome of outcomes) {
+        const seq = intents.get(outcome.index);
+        if (seq === undefined) continue;
+        intents.delete(outcome.index);
+        const effects = await stateEffects(outcome, client, state);
+        // an operation that failed stays as a pending intent: the next start re-reads what it touched
+        if (outcome.status === "done" || effects.length > 0) settled.push({ seq, effects, done: outcome.status === "done" });
+      }
+      ledgerStore.applyMany(accepted);
+      state.recordDoneMany(settled);
+    } else {
+      ledgerStore.applyMany(accepted);
+    }
+    return outcomes.map(() => undefined);
+  });
   ctx.progress.start(ctx.target.name, plan.operations.length);
   try {
     return await executePlan(client, plan.operations, {
@@ -280,48 +323,19 @@ async function apply(plan: SyncPlan, client: ScimClientApi, ctx: ApplyContext): 
       audit: auditLog,
       now: ctx.now,
       hooks: {
-        // group commit: the intents of one request in one transaction, durable before it is sent
-        beforeBatch: (items) => {
-          if (!state) return;
-          const seqs = state.recordIntents(
-            items.map((i) => i.operation),
-            ctx.now().toISOString(),
-          );
+        // group commit: the intents of one request (and of the requests about to go out alongside
+        // it) in one transaction, durable before any of them is sent
+        beforeBatch: async (items) => {
+          if (!intentCommit) return;
+          const seqs = await intentCommit.submit(items);
           items.forEach((item, k) => intents.set(item.index, seqs[k]!));
         },
         beforeOperation: async (index, operation) => {
           await ctx.hooks?.beforeOperation?.(index, operation);
         },
-        // what one request's answer made true, recorded at once: one journal write + fsync, one transaction
-        afterBatch: async (outcomes) => {
-          const at = ctx.now().toISOString();
-          const accepted: { operation: SyncOperation; result: AppliedResult }[] = [];
-          for (const outcome of outcomes) {
-            const applied = appliedOperation(outcome);
-            if (!applied) continue;
-            accepted.push({
-              operation: applied,
-              result: {
-                target: plan.target,
-                now: at,
-                ...(connection !== undefined ? { connection } : {}),
-                ...(outcome.scimId !== undefined ? { scimId: outcome.scimId } : {}),
-              },
-            });
-          }
-          ledgerStore.applyMany(accepted);
-          if (!state) return;
-          const settled: { seq: number; effects: StateEffect[]; done: boolean }[] = [];
-          for (const outcome of outcomes) {
-            const seq = intents.get(outcome.index);
-            if (seq === undefined) continue;
-            intents.delete(outcome.index);
-            const effects = await stateEffects(outcome, client, state);
-            // an operation that failed stays as a pending intent: the next start re-reads what it touched
-            if (outcome.status === "done" || effects.length > 0) settled.push({ seq, effects, done: outcome.status === "done" });
-          }
-          state.recordDoneMany(settled);
-        },
+        // what one request's answer made true (with the answers that arrived alongside it),
+        // recorded at once: one journal write, one transaction
+        afterBatch: (outcomes) => doneCommit.submit(outcomes).then(() => undefined),
         afterOperation: async (outcome) => {
           ctx.progress.tick(outcome);
           await ctx.hooks?.afterOperation?.(outcome);
@@ -331,6 +345,44 @@ async function apply(plan: SyncPlan, client: ScimClientApi, ctx: ApplyContext): 
   } finally {
     auditLog.close();
     ctx.progress.finish();
+  }
+}
+
+/**
+ * Group commit: the records submitted while one commit is being prepared (the operations in
+ * flight together, whose answers arrive in the same turn of the event loop) are written by one
+ * call of `commit`, one transaction. `submit` resolves once its records are committed.
+ */
+class GroupCommit<T, R> {
+  #queue: { items: readonly T[]; resolve: (r: R[]) => void; reject: (e: unknown) => void }[] = [];
+  #scheduled = false;
+
+  constructor(private readonly commit: (items: readonly T[]) => R[] | Promise<R[]>) {}
+
+  submit(items: readonly T[]): Promise<R[]> {
+    return new Promise<R[]>((resolve, reject) => {
+      this.#queue.push({ items, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#queue;
+    this.#queue = [];
+    this.#scheduled = false;
+    try {
+      const results = await this.commit(batch.flatMap((b) => b.items));
+      let at = 0;
+      for (const b of batch) {
+        b.resolve(results.slice(at, at + b.items.length));
+        at += b.items.length;
+      }
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+    }
   }
 }
 
@@ -572,19 +624,44 @@ export function readPlanFile(path: string): PlanFile {
 
 // ---- fingerprints (stable JSON → sha256) -----------------------------------------------
 
-function stable(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stable).join(",")}]`;
+/** Stable JSON (keys sorted, undefined members left out), fed to `out` piece by piece. */
+function stableTo(v: unknown, out: (s: string) => void): void {
+  if (Array.isArray(v)) {
+    out("[");
+    v.forEach((x, i) => {
+      if (i > 0) out(",");
+      stableTo(x, out);
+    });
+    out("]");
+    return;
+  }
   if (v && typeof v === "object") {
     const entries = Object.entries(v as Record<string, unknown>)
       .filter(([, x]) => x !== undefined)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stable(x)}`).join(",")}}`;
+    out("{");
+    entries.forEach(([k, x], i) => {
+      out(`${i > 0 ? "," : ""}${JSON.stringify(k)}:`);
+      stableTo(x, out);
+    });
+    out("}");
+    return;
   }
-  return JSON.stringify(v);
+  out(JSON.stringify(v) ?? ""); // as `[...].join(",")` writes an undefined item
 }
 
+/** sha256 of the stable JSON, hashed in 64 kB pieces (no whole-input string for a large directory) */
 function sha256(v: unknown): string {
-  return createHash("sha256").update(stable(v)).digest("hex");
+  const hash = createHash("sha256");
+  let buffer = "";
+  stableTo(v, (s) => {
+    buffer += s;
+    if (buffer.length >= 65_536) {
+      hash.update(buffer);
+      buffer = "";
+    }
+  });
+  return hash.update(buffer).digest("hex");
 }
 
 const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
