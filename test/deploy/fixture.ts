@@ -8,12 +8,8 @@ import type { MgmtDouble } from "./mgmt-double.js";
 
 export const ACTION = "catalog-provisioning";
 
-export const TENANT_YAML = `actions:
-  - name: ${ACTION}
-    code: ./code.js
-    runtime: node22
-    dependencies: []
-    secrets:
+/** The Action's Catalog secrets and its post-login trigger, indented for an entry under `actions:`. */
+export const ACTION_SECRETS_AND_TRIGGER_YAML = `    secrets:
       - name: CATALOG_SCIM_URL
         value: "##CATALOG_SCIM_URL##"
       - name: CATALOG_API_KEY
@@ -24,7 +20,14 @@ export const TENANT_YAML = `actions:
     supported_triggers:
       - id: post-login
         version: v3
-    deployed: true
+`;
+
+export const TENANT_YAML = `actions:
+  - name: ${ACTION}
+    code: ./code.js
+    runtime: node22
+    dependencies: []
+${ACTION_SECRETS_AND_TRIGGER_YAML}    deployed: true
 triggers:
   post-login:
     - action_name: ${ACTION}

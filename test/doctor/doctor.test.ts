@@ -13,6 +13,7 @@ import { grantedScopes } from "../../src/doctor/auth0.js";
 import { runDoctor, type CheckResult } from "../../src/doctor/run.js";
 import { runTsx, type CliRun } from "../helpers/cli.js";
 import { startSandbox, type SandboxHandle } from "../helpers/sandbox.js";
+import { ACTION_SECRETS_AND_TRIGGER_YAML } from "../deploy/fixture.js";
 import { MgmtDouble } from "../deploy/mgmt-double.js";
 
 // the CLIs run as child processes through tsx: slow to start on a busy machine
@@ -30,18 +31,7 @@ const TENANT = `actions:
   - name: catalog-provisioning
     code: ./code.js
     runtime: node22
-    secrets:
-      - name: CATALOG_SCIM_URL
-        value: "##CATALOG_SCIM_URL##"
-      - name: CATALOG_API_KEY
-        value: "##CATALOG_API_KEY##"
-      - name: CATALOG_API_KEY_NEXT
-        value: "##CATALOG_API_KEY_NEXT##"
-        optional: true
-    supported_triggers:
-      - id: post-login
-        version: v3
-`;
+${ACTION_SECRETS_AND_TRIGGER_YAML}`;
 
 let dir: string;
 let sandbox: SandboxHandle;
