@@ -88,6 +88,8 @@ export interface SyncMeasurement {
   serverCpuMs: number;
   /** the child's peak RSS, bytes */
   maxRss: number;
+  /** the child's peak V8 heap in use, bytes (sampled) */
+  peakHeapUsed?: number;
   requests: number;
   reads: number;
   writes: number;
@@ -149,6 +151,7 @@ export async function measureSync(
     clientRunCpuMs: cpuMs(report.cpuRun),
     serverCpuMs: cpuMs(after.cpu) - cpuMs(before.cpu),
     maxRss: report.maxRss,
+    ...(report.peakHeapUsed !== undefined ? { peakHeapUsed: report.peakHeapUsed } : {}),
     requests: after.requests - before.requests,
     reads: entries.length - writes,
     writes,

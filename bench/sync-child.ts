@@ -26,11 +26,23 @@ export interface SyncChildReport {
   cpuRun: { user: number; system: number };
   /** bytes */
   maxRss: number;
+  /** bytes, sampled every 100 ms: the V8 heap in use and the memory outside it (SQLite, buffers) */
+  peakHeapUsed?: number;
+  peakExternal?: number;
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: "string" }, mode: { type: "string" } }, strict: true });
   const started = performance.now();
+  let peakHeapUsed = 0;
+  let peakExternal = 0;
+  const sample = (): void => {
+    const m = process.memoryUsage();
+    peakHeapUsed = Math.max(peakHeapUsed, m.heapUsed);
+    peakExternal = Math.max(peakExternal, m.external + m.arrayBuffers);
+  };
+  const sampler = setInterval(sample, 100);
+  sampler.unref();
   const cpu0 = process.cpuUsage();
   let report: SyncChildReport;
   try {
@@ -72,6 +84,9 @@ async function main(): Promise<void> {
       maxRss: process.resourceUsage().maxRSS * 1024,
     };
   }
+  sample();
+  clearInterval(sampler);
+  report = { ...report, peakHeapUsed, peakExternal };
   process.stdout.write(`${JSON.stringify(report)}\n`);
   process.exit(report.ok ? 0 : 1);
 }

@@ -57,6 +57,14 @@ function refKey(r: MemberRef): string {
   return "scimId" in r ? `0:${r.scimId}` : `1:${r.externalId}`;
 }
 
+/** sorted by {@link refKey}, each key made once (not twice per comparison) */
+function sortRefs(refs: MemberRef[]): MemberRef[] {
+  return refs
+    .map((r) => ({ r, k: refKey(r) }))
+    .sort((a, b) => cmp(a.k, b.k))
+    .map((x) => x.r);
+}
+
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   const l = m.get(k);
   if (l) l.push(v);
@@ -265,11 +273,13 @@ export function planSync(input: PlanInput): SyncPlan {
   // members of managed groups this project neither granted nor wants: reported, never removed
   for (const g of [...managed].sort((a, b) => cmp(a.displayName, b.displayName))) {
     const want = desiredMembers.get(g.id);
-    for (const m of [...g.members].sort()) {
+    const unmanaged: string[] = [];
+    for (const m of g.members) {
       if (owned.get(m)?.granted.includes(g.id)) continue;
       if (want?.has(m)) continue;
-      report.unmanagedMembers.push({ groupName: g.displayName, scimId: m });
+      unmanaged.push(m);
     }
+    for (const m of unmanaged.sort()) report.unmanagedMembers.push({ groupName: g.displayName, scimId: m });
   }
   report.excluded = [...excluded].sort();
 
@@ -278,7 +288,7 @@ export function planSync(input: PlanInput): SyncPlan {
   const byGroupName = [...managed].sort((a, b) => cmp(a.displayName, b.displayName));
   for (const g of byGroupName) {
     const members = adds.get(g.id);
-    if (members?.length) operations.push({ op: "addMembers", groupId: g.id, groupName: g.displayName, members: members.sort((a, b) => cmp(refKey(a), refKey(b))) });
+    if (members?.length) operations.push({ op: "addMembers", groupId: g.id, groupName: g.displayName, members: sortRefs(members) });
   }
   for (const [reason, m] of [["left-group", leftRemovals], ["deprovision", deprovisionRemovals]] as const) {
     for (const g of byGroupName) {
