@@ -11,6 +11,7 @@ import { createSyncWorkspace, measureSync, type SyncMeasurement } from "./sync-b
 import { runNaive } from "./naive.js";
 import { startSandbox } from "../test/helpers/sandbox.js";
 import { runActionBench } from "./action-bench.js";
+import { benchSandboxStartup } from "./sandbox-startup.js";
 import { benchLdap } from "./ldap-bench.js";
 import { loadavg } from "node:os";
 
@@ -220,7 +221,10 @@ async function main(): Promise<number> {
   const naiveUsers = values.naive !== undefined ? Number(values.naive) : values.quick ? 500 : 2_000;
 
   const figures: Figure[] = [];
-  if (values.only !== "sync") figures.push(...(await runActionBench({ quick: values.quick, log })));
+  if (values.only !== "sync") {
+    figures.push(...(await runActionBench({ quick: values.quick, log })));
+    figures.push(...(await benchSandboxStartup({ quick: values.quick, log })));
+  }
   if (values.only !== "action") {
     figures.push(...(await benchSync(userSizes, runsFor, log)));
     figures.push(...(await benchNaive(naiveUsers, log)));
