@@ -78,16 +78,15 @@ describe("file source", () => {
     expect((broken as Error).message).toMatch(/is not valid JSON/);
   });
 
-  it("reads 100,000 users and 500,000 memberships quickly", async () => {
-    const users = Array.from({ length: 100_000 }, (_, i) => ({ id: `u${i}`, email: `user${i}@example.org`, givenName: "U", familyName: String(i), active: true }));
-    const groups = Array.from({ length: 500 }, (_, g) => ({ id: `g${g}`, name: `group ${g}`, members: Array.from({ length: 1000 }, (_, j) => `u${(g * 997 + j * 89) % 100_000}`) }));
+  it("reads a large directory completely (speed is measured by npm run bench, not here)", async () => {
+    const users = Array.from({ length: 20_000 }, (_, i) => ({ id: `u${i}`, email: `user${i}@example.org`, givenName: "U", familyName: String(i), active: true }));
+    const groups = Array.from({ length: 100 }, (_, g) => ({ id: `g${g}`, name: `group ${g}`, members: Array.from({ length: 1000 }, (_, j) => `u${(g * 997 + j * 89) % 20_000}`) }));
     const name = write("large.json", { users, groups });
-    const started = performance.now();
     const r = await read(name);
-    const ms = performance.now() - started;
-    expect(r.directory.users).toHaveLength(100_000);
-    expect(r.directory.groups.reduce((n, g) => n + g.members.length, 0)).toBe(500_000);
-    expect(ms).toBeLessThan(15_000);
+    expect(r.complete).toBe(true);
+    expect(r.directory.users).toHaveLength(20_000);
+    expect(r.directory.groups.reduce((n, g) => n + g.members.length, 0)).toBe(100_000);
+    expect(r.directory.groups[99]!.members).toEqual(groups[99]!.members);
   });
 });
 
