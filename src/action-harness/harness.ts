@@ -26,6 +26,8 @@ const TRANSACTION_VALUE_MAX = 8 * 1024;
 const TRANSACTION_TOTAL_MAX = 16 * 1024;
 
 const BUILTINS = new Set(builtinModules);
+/** globals left to ordinary lookup: names a parameter cannot take, the CommonJS wrapper's own, and values that never change */
+const UNBOUND_GLOBALS = new Set(["eval", "arguments", "undefined", "NaN", "Infinity", "exports", "require", "module", "__filename", "__dirname"]);
 
 export interface HarnessTimers {
   setTimeout(fn: () => void, ms: number): unknown;
@@ -110,7 +112,8 @@ interface RunContext {
   calls: ApiCall[];
   logs: string[];
   timers: Set<{ kind: "timeout" | "interval" | "immediate"; handle: unknown }>;
-  abort: AbortController;
+  /** one controller per request in flight, aborted when the execution is abandoned */
+  inFlight: Set<AbortController>;
 }
 
 const INNER_BOOTSTRAP = `(function (hostFetch) {
@@ -165,11 +168,20 @@ export class ActionHarness {
   load(): Record<string, unknown> {
     if (this.module) return this.module.exports;
     const context = this.createContext();
-    const wrapper = vm.runInContext(
-      `(function (exports, require, module, __filename, __dirname) {${this.code}\n})`,
+    // The context's globals are bound once, as closure variables around the CommonJS wrapper:
+    // in a `node:vm` context every free global lookup (`Math`, `JSON`, `fetch`, …) otherwise
+    // goes through the context's property interceptor, about 0.2 µs each, a cost of the
+    // harness that an Action does not have on Auth0. The values are this context's own.
+    const names = (vm.runInContext("Object.getOwnPropertyNames(globalThis)", context) as string[]).filter(
+      (n) => /^[A-Za-z_$][\w$]*$/.test(n) && !UNBOUND_GLOBALS.has(n),
+    );
+    const values = vm.runInContext("(names) => names.map((n) => globalThis[n])", context) as (n: string[]) => unknown[];
+    const outer = vm.runInContext(
+      `(function (${names.join(", ")}) { return function (exports, require, module, __filename, __dirname) {${this.code}\n} })`,
       context,
       { filename: this.filename },
     ) as AnyFn;
+    const wrapper = outer(...values(names)) as AnyFn;
     const mod = vm.runInContext("({ exports: {} })", context) as { exports: Record<string, unknown> };
     wrapper(mod.exports, this.restrictedRequire, mod, this.filename, resolve(this.filename, ".."));
     if (typeof mod.exports["onExecutePostLogin"] !== "function") throw new Error(`bundle "${this.filename}" does not export "onExecutePostLogin"`);
@@ -192,7 +204,7 @@ export class ActionHarness {
       user_metadata: structuredClone((input.user.user_metadata as Record<string, unknown> | undefined) ?? {}),
     };
     const event = this.completeEvent(input, stored);
-    const run: RunContext = { calls: [], logs: [], timers: new Set(), abort: new AbortController() };
+    const run: RunContext = { calls: [], logs: [], timers: new Set(), inFlight: new Set() };
     this.current = run;
     this.recorder.clear();
 
@@ -352,7 +364,9 @@ export class ActionHarness {
 
   /** stop what an abandoned execution left behind: its timers and its requests */
   private abandon(run: RunContext): void {
-    run.abort.abort(new Error("the execution was abandoned"));
+    const reason = new Error("the execution was abandoned");
+    for (const c of run.inFlight) c.abort(reason);
+    run.inFlight.clear();
     for (const t of run.timers) {
       if (t.kind === "interval") clearInterval(t.handle as ReturnType<typeof setInterval>);
       else if (t.kind === "immediate") clearImmediate(t.handle as ReturnType<typeof setImmediate>);
@@ -395,8 +409,22 @@ export class ActionHarness {
   private createContext(): vm.Context {
     const hostFetch: typeof fetch = (input, init) => {
       const run = this.current;
-      const signals = [init?.signal, run?.abort.signal].filter((s): s is AbortSignal => s != null);
-      return this.recorder.fetch(input, { ...init, ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}) });
+      if (!run) return this.recorder.fetch(input, init);
+      // the Action's own signal, followed by a controller the harness aborts when it abandons
+      // the execution (a listener, not AbortSignal.any: that costs about 25 µs per request)
+      const controller = new AbortController();
+      const own = init?.signal ?? undefined;
+      const follow = (): void => controller.abort(own!.reason);
+      if (own?.aborted) controller.abort(own.reason);
+      else own?.addEventListener("abort", follow, { once: true });
+      run.inFlight.add(controller);
+      const done = (): void => {
+        run.inFlight.delete(controller);
+        own?.removeEventListener("abort", follow);
+      };
+      const res = this.recorder.fetch(input, { ...init, signal: controller.signal });
+      res.then(done, done);
+      return res;
     };
     const track = (kind: "timeout" | "interval" | "immediate", handle: unknown): unknown => {
       const run = this.current;
