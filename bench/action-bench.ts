@@ -71,7 +71,9 @@ function median(values: number[]): number {
 /**
  * CPU per login with the network excluded: the built bundle in the harness against
  * {@link inMemoryCatalogFetch}, `process.cpuUsage()` over many logins, median of several runs.
- * Events are made before the clock starts; 50 untimed first logins warm the instance up.
+ * Events are made before the clock starts; 50 untimed first logins warm the instance up. The
+ * fake's own CPU is measured apart (the same requests replayed into a fresh fake) and taken out;
+ * the harness (vm context, recording fetch, event completion) stays in.
  */
 export async function inProcessCpu(code: string, catalogGroups: string[], quick: boolean, log: (s: string) => void): Promise<Figure[]> {
   const figures: Figure[] = [];
@@ -88,15 +90,14 @@ export async function inProcessCpu(code: string, catalogGroups: string[], quick:
       const gross: number[] = [];
       let requests = 0;
       for (let r = 0; r < runs; r++) {
-        // the fake answers synchronously (no await inside), so its own CPU is measured per call and taken out
+        // The fake answers synchronously (no await inside). Its own CPU is taken out by replaying
+        // the same requests, in the same order, into a fresh fake after the timed logins, under
+        // one clock of its own: a clock read around every call would cost more than some calls.
         const catalog = inMemoryCatalogFetch({ groups: catalogGroups, bulk });
-        let catalogUs = 0;
+        const sent: [Parameters<typeof fetch>[0], Parameters<typeof fetch>[1]][] = [];
         const measured: typeof fetch = (input, init) => {
-          const f0 = process.cpuUsage();
-          const p = catalog(input, init);
-          const f = process.cpuUsage(f0);
-          catalogUs += f.user + f.system;
-          return p;
+          sent.push([input, init]);
+          return catalog(input, init);
         };
         const h = new ActionHarness({ code, secrets, baseUrl, fetch: measured });
         const login = async (e: HarnessEvent): Promise<RunResult> => {
@@ -109,10 +110,16 @@ export async function inProcessCpu(code: string, catalogGroups: string[], quick:
         if (repeat) await login(one);
         const events = Array.from({ length: iterations }, () => (repeat ? one : person(++n, k)));
         let req = 0;
-        catalogUs = 0;
+        const before = sent.length;
         const c0 = process.cpuUsage();
         for (const e of events) req += (await login(e)).requests.length;
         const c = process.cpuUsage(c0);
+        const replay = inMemoryCatalogFetch({ groups: catalogGroups, bulk });
+        for (let i = 0; i < before; i++) void replay(...sent[i]!);
+        const r0 = process.cpuUsage();
+        for (let i = before; i < sent.length; i++) void replay(...sent[i]!);
+        const rc = process.cpuUsage(r0);
+        const catalogUs = rc.user + rc.system;
         gross.push((c.user + c.system) / 1000 / iterations);
         perLogin.push((c.user + c.system - catalogUs) / 1000 / iterations);
         requests = req / iterations;
@@ -129,7 +136,7 @@ export async function inProcessCpu(code: string, catalogGroups: string[], quick:
       figures.push({
         scenario,
         metric: `CPU per login, ${label} (network excluded)`,
-        conditions: `built bundle in the harness, in-process Catalog fetch answering from memory, Bulk ${bulk ? "on" : "off"}, ${iterations} logins per run after ${warmup} untimed, median of ${runs} runs (${perLogin.map((v) => v.toFixed(3)).join(", ")}), ${requests} requests per login, harness included, the in-process Catalog's own CPU taken out; ${loadAverage()}`,
+        conditions: `built bundle in the harness, in-process Catalog fetch answering from memory, Bulk ${bulk ? "on" : "off"}, ${iterations} logins per run after ${warmup} untimed, median of ${runs} runs (${perLogin.map((v) => v.toFixed(3)).join(", ")}), ${requests} requests per login, harness included, the in-process Catalog's own CPU (measured by replaying the same requests into a fresh fake) taken out; ${loadAverage()}`,
         target: "< 2 ms",
         value: +value.toFixed(3),
         unit: "ms",

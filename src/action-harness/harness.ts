@@ -148,7 +148,8 @@ export class ActionHarness {
   private readonly limitTimers: HarnessTimers;
   private current: RunContext | undefined;
   private module: { exports: Record<string, unknown> } | undefined;
-  private context: vm.Context | undefined;
+  /** `JSON.parse` of the context (objects of its realm), compiled once */
+  private parseInContext: ((text: string) => unknown) | undefined;
   /** console lines written outside a run (while the bundle loads) */
   readonly loadLogs: string[] = [];
 
@@ -186,7 +187,7 @@ export class ActionHarness {
     wrapper(mod.exports, this.restrictedRequire, mod, this.filename, resolve(this.filename, ".."));
     if (typeof mod.exports["onExecutePostLogin"] !== "function") throw new Error(`bundle "${this.filename}" does not export "onExecutePostLogin"`);
     this.module = mod;
-    this.context = context;
+    this.parseInContext = vm.runInContext("(text) => JSON.parse(text)", context) as (text: string) => unknown;
     return mod.exports;
   }
 
@@ -303,7 +304,7 @@ export class ActionHarness {
       },
     };
 
-    const innerEvent = vm.runInContext(`JSON.parse(${JSON.stringify(JSON.stringify(event))})`, this.context!) as unknown;
+    const innerEvent = this.parseInContext!(JSON.stringify(event));
     const started = this.now();
     let limitHandle: unknown;
     const limit = new Promise<"timeout">((res) => {
