@@ -2,17 +2,18 @@
  * Applies a sync plan to the Catalog. It never decides: the plan says what to do, the
  * executor does it in a safe order and reports each outcome.
  *
- * - Phases: create/adopt/update/reactivate → add members → remove members → deactivate →
- *   delete. A later step that depends on a failed one is skipped and reported (a member whose
- *   create failed, a delete whose deactivate failed); unrelated operations carry on.
+ * - Phases: create/adopt/update/reactivate → member changes → deactivate → delete. A later
+ *   step that depends on a failed one is skipped and reported (a member whose create failed, a
+ *   delete whose deactivation failed); unrelated operations carry on. A member removal (left
+ *   group or deprovisioning) always goes out before the deactivation that follows it.
+ * - Member changes: a group's adds and removes share PATCHes of `batchSize` changes (RFC forms
+ *   only: one `add` of explicit values, `remove` with `members[value eq "…"]`; one PATCH,
+ *   several Operations, RFC 7644 §3.5.2).
  * - Bounded concurrency (default 8); retries and rate limits live in the SCIM client.
- * - `/Bulk` for the per-user phases when the Catalog advertises it (within `maxOperations`
- *   and `maxPayloadSize`). Member changes are batched (default 100 per PATCH, RFC forms only:
- *   `add` of explicit values, `remove` with `members[value eq "…"]`); when Bulk is advertised
- *   and a phase needs more PATCHes than go out at once (`concurrency`), those PATCHes travel
- *   inside `/Bulk` requests; a
- *   PATCH refused with 400 there is sent again through `patchGroupMembers`, which isolates
- *   the refused value.
+ * - `/Bulk` when the Catalog advertises it (within `maxOperations` and `maxPayloadSize`): the
+ *   per-user operations and the member PATCHes share one stream of requests (`runStream`), a
+ *   member created in this run being added by a later request; a PATCH refused with 400 there
+ *   is sent again through `patchGroupMembers`, which isolates the refused value.
  * - Hooks: `beforeBatch` / `afterBatch` frame each request (a Bulk chunk is one batch), so
  *   that a caller can record a whole request durably at once (group commit).
  * - A failed operation is not retried here beyond the client's retries: the next run
@@ -33,7 +34,7 @@ export interface OperationOutcome {
   status: OperationStatus;
   /** the Catalog user id the operation touched (the new id for a create) */
   scimId?: string;
-  /** the user as the Catalog returned it, when it did */
+  /** the user as the Catalog returned it, when it did: seen by the hooks, not kept in the result */
   user?: ScimUser;
   /** member changes the Catalog accepted (addMembers / removeMembers), and those it refused or that were skipped */
   members?: { added: string[]; removed: string[]; failed: string[]; skipped: string[] };
@@ -100,20 +101,20 @@ export interface ExecutionResult {
   membershipsRemoved: number;
 }
 
-type Phase = "users" | "add" | "remove" | "deactivate" | "delete";
+type Phase = "users" | "members" | "deactivate" | "delete";
 
 const PHASE_OF: Record<SyncOperation["op"], Phase> = {
   createUser: "users",
   adoptUser: "users",
   updateUser: "users",
   reactivateUser: "users",
-  addMembers: "add",
-  removeMembers: "remove",
+  addMembers: "members",
+  removeMembers: "members",
   deactivateUser: "deactivate",
   deleteUser: "delete",
 };
 
-const PHASES: Phase[] = ["users", "add", "remove", "deactivate", "delete"];
+const PHASES: Phase[] = ["users", "members", "deactivate", "delete"];
 
 /** Apply `operations` in the safe order. Never throws for an operation's failure. */
 export async function executePlan(
@@ -133,11 +134,7 @@ export async function executePlan(
   const notDeactivated = new Set<string>();
 
   let bulk: { maxOperations: number; maxPayloadSize: number } | undefined;
-  const memberRequests = operations.reduce(
-    (n, o) => n + (o.op === "addMembers" ? Math.ceil(o.members.length / batchSize) : o.op === "removeMembers" ? Math.ceil(o.scimIds.length / batchSize) : 0),
-    0,
-  );
-  if (options.bulk !== false && (memberRequests > concurrency || operations.some((o) => PHASE_OF[o.op] !== "add" && PHASE_OF[o.op] !== "remove"))) {
+  if (options.bulk !== false && operations.length > 0 && (operations.length > 1 || memberPieceCount(operations.map((operation) => ({ operation })), batchSize) > 1)) {
     try {
       const caps = await client.capabilities();
       if (caps.bulk.supported && caps.bulk.maxOperations > 1) bulk = { maxOperations: caps.bulk.maxOperations, maxPayloadSize: caps.bulk.maxPayloadSize };
@@ -160,13 +157,16 @@ export async function executePlan(
     }
     await options.hooks?.afterBatch?.(batch);
     for (const outcome of batch) await options.hooks?.afterOperation?.(outcome);
+    // the returned user is for the hooks (the snapshot records it); the result keeps ids only
+    for (const outcome of batch) delete outcome.user;
   };
   const finish = (outcome: OperationOutcome): Promise<void> => finishMany([outcome]);
 
   const indexed = operations.map((operation, index) => ({ operation, index }));
-  /** the add phase already went out with the users phase (see `runMixedBulk`) */
-  let addsDone = false;
+  /** the member phase already went out with the users phase (see `runStream`) */
+  let membersDone = false;
   for (const phase of PHASES) {
+    if (phase === "members" && membersDone) continue;
     const items = indexed.filter((i) => PHASE_OF[i.operation.op] === phase);
     if (items.length === 0) continue;
     const runnable: typeof items = [];
@@ -179,21 +179,25 @@ export async function executePlan(
       for (const item of runnable) await finish({ index: item.index, operation: item.operation, status: "skipped", error: "the run was stopped" });
       continue;
     }
-    if (phase === "add" && addsDone) continue;
-    if (bulk && (phase === "users" || phase === "deactivate" || phase === "delete")) {
-      const sendable = runnable.filter((i) => !(i.operation.op === "adoptUser" && i.operation.patch.length === 0));
+    if (bulk && (phase === "users" || phase === "members")) {
+      const sendable = phase === "users" ? runnable.filter((i) => !(i.operation.op === "adoptUser" && i.operation.patch.length === 0)) : [];
       for (const item of runnable) {
-        if (!sendable.includes(item)) await runSingle(client, item, batchSize, created, options, finish);
+        if (phase === "users" && !sendable.includes(item)) await runSingle(client, item, batchSize, created, options, finish);
       }
-      const adds = phase === "users" ? indexed.filter((i) => i.operation.op === "addMembers") : [];
-      const addRequests = adds.reduce((n, i) => n + (i.operation.op === "addMembers" ? Math.ceil(i.operation.members.length / batchSize) : 0), 0);
-      // creates over several requests and many member PATCHes: one stream, member PATCHes filling the requests as their members exist
-      if (addRequests > concurrency && sendable.length > bulk.maxOperations) {
-        await runMixedBulk(client, sendable, adds, batchSize, created, bulk, options, finishMany);
-        addsDone = true;
+      const members = phase === "users" ? indexed.filter((i) => PHASE_OF[i.operation.op] === "members") : runnable;
+      // more than one request's worth: user operations and member changes share `/Bulk` requests
+      if (sendable.length + memberPieceCount(members, batchSize) > 1) {
+        await runStream(client, sendable, members, batchSize, created, bulk, options, finishMany);
+        membersDone = true;
         continue;
       }
-      for (const chunk of chunks(sendable, bulk.maxOperations, bulk.maxPayloadSize)) {
+      if (phase === "users") {
+        for (const item of sendable) await runSingle(client, item, batchSize, created, options, finish);
+        continue;
+      }
+    }
+    if (bulk && (phase === "deactivate" || phase === "delete")) {
+      for (const chunk of chunks(runnable, bulk.maxOperations, bulk.maxPayloadSize)) {
         if (options.signal?.aborted) {
           for (const item of chunk) await finish({ index: item.index, operation: item.operation, status: "skipped", error: "the run was stopped" });
           continue;
@@ -203,13 +207,23 @@ export async function executePlan(
       }
       continue;
     }
-    if (bulk && (phase === "add" || phase === "remove")) {
-      const plan = memberBulkPlan(runnable, batchSize, created);
-      // up to `concurrency` PATCHes go out together in one round trip; beyond that Bulk saves round trips and requests
-      if (plan.pieces.length > concurrency) {
-        await runMemberBulk(client, plan, batchSize, bulk, options, finishMany);
-        continue;
+    if (phase === "members") {
+      // one PATCH stream per group, adds and removes together
+      const byGroup = new Map<string, typeof runnable>();
+      for (const item of runnable) {
+        const groupId = (item.operation as { groupId: string }).groupId;
+        const list = byGroup.get(groupId);
+        if (list) list.push(item);
+        else byGroup.set(groupId, [item]);
       }
+      await pool([...byGroup], concurrency, async ([groupId, groupItems]) => {
+        if (options.signal?.aborted) {
+          await finishMany(groupItems.map((item) => ({ index: item.index, operation: item.operation, status: "skipped" as const, error: "the run was stopped" })));
+          return;
+        }
+        await runGroupMembers(client, groupId, groupItems, batchSize, created, options, finishMany);
+      });
+      continue;
     }
     await pool(runnable, concurrency, async (item) => {
       if (options.signal?.aborted) {
@@ -412,274 +426,264 @@ function userBulkOutcomes(chunk: { operation: SyncOperation; index: number }[], 
 
 interface MemberAccount {
   item: { operation: SyncOperation; index: number };
-  /** the operation as sent (members resolved to Catalog ids) */
+  /** the operation as sent (members resolved to Catalog ids when they are known) */
   resolved: SyncOperation;
-  groupId: string;
+  kind: "add" | "remove";
+  group: GroupQueue;
   added: string[];
   removed: string[];
   failed: string[];
   skipped: string[];
   firstError?: { error: string; httpStatus?: number };
+  /** pieces sent or ready that carry some of its values */
   remaining: number;
+  /** values waiting in its group's queue */
+  queued: number;
+  /** members whose create is still to be answered */
+  waiting: number;
+  seen: Set<string>;
   started: boolean;
+  allFailedCreates: boolean;
 }
 
+interface GroupQueue {
+  groupId: string;
+  key: number;
+  pending: { account: MemberAccount; value: string }[];
+  waiting: number;
+  sent: number;
+}
+
+/** One member PATCH: up to `batchSize` changes of one group, adds and removes together (RFC 7644 §3.5.2). */
 interface MemberPiece {
-  account: MemberAccount;
-  kind: "add" | "remove";
-  values: string[];
+  group: GroupQueue;
+  parts: { account: MemberAccount; values: string[] }[];
   op: BulkOperation;
 }
 
-interface MemberBulkPlan {
-  /** operations with nothing to send (no member could be resolved) */
-  unresolved: OperationOutcome[];
-  accounts: MemberAccount[];
-  pieces: MemberPiece[];
+/** The member changes of a PATCH body: one `add` of explicit values, one `remove` per value. */
+function memberPatchOperations(adds: string[], removes: string[]): PatchOperation[] {
+  return [...(adds.length > 0 ? [addMembers(adds)] : []), ...removes.map((v) => removeMember(v))];
 }
 
-/** The member PATCHes of a phase as Bulk operations, `batchSize` values each (the same batches `patchGroupMembers` sends). */
-function memberBulkPlan(items: { operation: SyncOperation; index: number }[], batchSize: number, created: Map<string, string>): MemberBulkPlan {
-  const plan: MemberBulkPlan = { unresolved: [], accounts: [], pieces: [] };
-  for (const item of items) {
-    const op = item.operation;
-    let kind: "add" | "remove";
-    let values: string[];
-    let skipped: string[] = [];
-    let resolved: SyncOperation;
-    if (op.op === "addMembers") {
-      const ids: string[] = [];
-      for (const m of op.members) {
-        if ("scimId" in m) ids.push(m.scimId);
-        else {
-          const id = created.get(m.externalId);
-          if (id) ids.push(id);
-          else skipped.push(m.externalId);
-        }
-      }
-      if (ids.length === 0) {
-        plan.unresolved.push({ index: item.index, operation: op, status: "skipped", members: { added: [], removed: [], failed: [], skipped }, error: "no member could be resolved" });
-        continue;
-      }
-      kind = "add";
-      values = [...new Set(ids)];
-      resolved = { ...op, members: ids.map((scimId) => ({ scimId })) };
-    } else if (op.op === "removeMembers") {
-      kind = "remove";
-      values = [...new Set(op.scimIds)];
-      skipped = [];
-      resolved = op;
-    } else continue;
-    const account: MemberAccount = { item, resolved, groupId: op.groupId, added: [], removed: [], failed: [], skipped, remaining: 0, started: false };
-    plan.accounts.push(account);
-    for (let i = 0; i < values.length; i += batchSize) {
-      const batch = values.slice(i, i + batchSize);
-      const operations = kind === "add" ? [addMembers(batch)] : batch.map((v) => removeMember(v));
-      plan.pieces.push({
-        account,
-        kind,
-        values: batch,
-        op: { method: "PATCH", bulkId: `m-${item.index}-${i / batchSize}`, path: `/Groups/${encodeURIComponent(op.groupId)}`, data: patchRequest(operations) },
-      });
-      account.remaining++;
-    }
+/** PATCHes a group needs for its member changes (adds and removes share batches). */
+function memberPieceCount(items: readonly { operation: SyncOperation }[], batchSize: number): number {
+  const perGroup = new Map<string, number>();
+  for (const { operation: op } of items) {
+    const n = op.op === "addMembers" ? op.members.length : op.op === "removeMembers" ? op.scimIds.length : 0;
+    if (n > 0 && "groupId" in op) perGroup.set(op.groupId, (perGroup.get(op.groupId) ?? 0) + n);
   }
-  return plan;
+  let pieces = 0;
+  for (const n of perGroup.values()) pieces += Math.ceil(n / batchSize);
+  return pieces;
 }
 
-/** Member PATCHes inside `/Bulk` requests within `maxOperations` and `maxPayloadSize`; one batch of hooks per request. */
-async function runMemberBulk(
+/** The member operations of one group as one `patchGroupMembers` call (without Bulk). */
+async function runGroupMembers(
   client: ScimClientApi,
-  plan: MemberBulkPlan,
+  groupId: string,
+  items: { operation: SyncOperation; index: number }[],
   batchSize: number,
-  limits: { maxOperations: number; maxPayloadSize: number },
+  created: Map<string, string>,
   options: ExecutorOptions,
   finishMany: (o: OperationOutcome[]) => Promise<void>,
 ): Promise<void> {
-  await finishMany(plan.unresolved);
-  const settle = (a: MemberAccount): OperationOutcome => {
-    const base = { index: a.item.index, operation: a.item.operation };
-    const failed = a.failed;
-    return {
-      ...base,
-      status: failed.length > 0 ? "failed" : "done",
-      members: { added: a.added, removed: a.removed, failed, skipped: a.skipped },
-      ...(failed.length > 0 ? { error: a.firstError && a.added.length + a.removed.length === 0 ? a.firstError.error : `${failed.length} member value(s) refused`, ...(a.firstError?.httpStatus !== undefined ? { httpStatus: a.firstError.httpStatus } : {}) } : {}),
-    };
-  };
-  const fail = (p: MemberPiece, e: { error: string; httpStatus?: number }): void => {
-    p.account.failed.push(...p.values);
-    p.account.firstError ??= e;
-  };
-  const accept = (p: MemberPiece, values: string[]): void => {
-    (p.kind === "add" ? p.account.added : p.account.removed).push(...values);
-  };
-  const sized = plan.pieces.map((p) => ({ piece: p, size: Buffer.byteLength(JSON.stringify(p.op)) + 1 }));
-  for (const chunk of chunkBySize(sized, limits.maxOperations, limits.maxPayloadSize)) {
-    const pieces = chunk.map((c) => c.piece);
-    const starting = [...new Set(pieces.map((p) => p.account))].filter((a) => !a.started);
-    if (options.signal?.aborted) {
-      const stopped: OperationOutcome[] = [];
-      for (const p of pieces) {
-        if (!p.account.started) continue;
-        fail(p, { error: "the run was stopped" });
-        if (--p.account.remaining === 0) stopped.push(settle(p.account));
-      }
-      for (const a of starting) {
-        a.started = true;
-        a.remaining = -1;
-        stopped.push({ index: a.item.index, operation: a.item.operation, status: "skipped", error: "the run was stopped" });
-      }
-      await finishMany(stopped);
-      continue;
-    }
-    if (starting.length > 0) {
-      for (const a of starting) a.started = true;
-      await options.hooks?.beforeBatch?.(starting.map((a) => ({ index: a.item.index, operation: a.resolved })));
-      for (const a of starting) await options.hooks?.beforeOperation?.(a.item.index, a.resolved);
-    }
-    let responses: BulkOperationResponse[] | undefined;
-    let thrown: unknown;
-    try {
-      responses = await client.bulk(pieces.map((p) => p.op));
-    } catch (e) {
-      thrown = e;
-    }
-    const byBulkId = new Map((responses ?? []).filter((r) => r.bulkId).map((r) => [r.bulkId!, r]));
-    for (const [i, p] of pieces.entries()) {
-      if (!responses) {
-        fail(p, errorOf(thrown));
-        continue;
-      }
-      const r = byBulkId.get(p.op.bulkId!) ?? responses[i];
-      const status = r ? Number(r.status) : 0;
-      if (r && status >= 200 && status < 300) {
-        accept(p, p.values);
-        continue;
-      }
-      if (status === 400) {
-        // a refused value: the same batch again through PATCH, which isolates it (and treats a missing member to remove as done)
-        try {
-          const res = await client.patchGroupMembers(p.account.groupId, p.kind === "add" ? { add: p.values } : { remove: p.values }, { batchSize });
-          accept(p, p.kind === "add" ? res.added : res.removed);
-          if (res.failed.length > 0) {
-            p.account.failed.push(...res.failed.map((f) => f.value));
-            p.account.firstError ??= { error: errorOf(res.failed[0]!.error).error, ...statusOf(res.failed[0]!.error) };
-          }
-        } catch (e) {
-          fail(p, errorOf(e));
+  const outcomes: OperationOutcome[] = [];
+  const parts: { item: { operation: SyncOperation; index: number }; kind: "add" | "remove"; values: string[]; skipped: string[]; resolved: SyncOperation }[] = [];
+  for (const item of items) {
+    const op = item.operation;
+    if (op.op === "addMembers") {
+      const values: string[] = [];
+      const skipped: string[] = [];
+      for (const m of op.members) {
+        if ("scimId" in m) values.push(m.scimId);
+        else {
+          const id = created.get(m.externalId);
+          if (id) values.push(id);
+          else skipped.push(m.externalId);
         }
+      }
+      if (values.length === 0) {
+        outcomes.push({ index: item.index, operation: op, status: "skipped", members: { added: [], removed: [], failed: [], skipped }, error: "no member could be resolved" });
         continue;
       }
-      const detail = (r?.response as { detail?: unknown } | undefined)?.detail;
-      fail(p, r ? { httpStatus: status, error: `bulk PATCH failed with ${status}${typeof detail === "string" ? `: ${detail.slice(0, 200)}` : ""}` } : { error: "no result in the bulk response" });
-    }
-    const done: OperationOutcome[] = [];
-    for (const p of pieces) if (--p.account.remaining === 0) done.push(settle(p.account));
-    await finishMany(done);
+      parts.push({ item, kind: "add", values, skipped, resolved: { ...op, members: values.map((scimId) => ({ scimId })) } });
+    } else if (op.op === "removeMembers") parts.push({ item, kind: "remove", values: op.scimIds, skipped: [], resolved: op });
   }
+  if (parts.length > 0) {
+    await options.hooks?.beforeBatch?.(parts.map((p) => ({ index: p.item.index, operation: p.resolved })));
+    for (const p of parts) await options.hooks?.beforeOperation?.(p.item.index, p.resolved);
+    const add = parts.filter((p) => p.kind === "add").flatMap((p) => p.values);
+    const remove = parts.filter((p) => p.kind === "remove").flatMap((p) => p.values);
+    try {
+      const r = await client.patchGroupMembers(groupId, { ...(add.length > 0 ? { add } : {}), ...(remove.length > 0 ? { remove } : {}) }, { batchSize });
+      const added = new Set(r.added);
+      const removed = new Set(r.removed);
+      const refused = new Map(r.failed.map((f) => [`${f.op}:${f.value}`, f.error] as const));
+      for (const p of parts) {
+        const done = p.kind === "add" ? added : removed;
+        const ok: string[] = [];
+        const failed: string[] = [];
+        let firstError: unknown;
+        for (const v of p.values) {
+          if (done.has(v)) ok.push(v);
+          else {
+            failed.push(v);
+            firstError ??= refused.get(`${p.kind}:${v}`);
+          }
+        }
+        outcomes.push({
+          index: p.item.index,
+          operation: p.item.operation,
+          status: failed.length > 0 ? "failed" : "done",
+          members: { added: p.kind === "add" ? ok : [], removed: p.kind === "remove" ? ok : [], failed, skipped: p.skipped },
+          ...(failed.length > 0 ? { error: `${failed.length} member value(s) refused`, ...statusOf(firstError) } : {}),
+        });
+      }
+    } catch (e) {
+      for (const p of parts) outcomes.push({ index: p.item.index, operation: p.item.operation, status: "failed", members: { added: [], removed: [], failed: p.values, skipped: p.skipped }, ...errorOf(e) });
+    }
+  }
+  outcomes.sort((a, b) => a.index - b.index);
+  await finishMany(outcomes);
 }
 
 /**
- * The users phase and the member adds in one stream of `/Bulk` requests: each request carries
- * first the member PATCHes that are ready (a full batch of `batchSize` members that exist,
- * created in an earlier request or already there), then per-user operations up to the
- * limits. Member batches are formed per group as its members are created, so requests stay
- * full and the total is close to (per-user operations + member PATCHes) / `maxOperations`.
- * Once every user is sent, the remaining partial batches go out. A member whose create
- * failed is skipped, as in the phased order.
+ * The users phase and the member changes in one stream of `/Bulk` requests. Each request
+ * takes the member PATCHes that are ready, then per-user operations (creates, updates,
+ * reactivations) up to `maxOperations` and `maxPayloadSize`; the per-user operations come
+ * first in the request. A group's adds and
+ * removes share PATCHes of `batchSize` changes (one PATCH, several Operations). A member
+ * created in this stream is added by a later request, once its create is answered; a member
+ * whose create failed is skipped. Batches are formed per group as its members become known,
+ * and a group's last partial batch goes out as soon as it waits for no create, so requests
+ * stay full and the total is close to (per-user operations + member PATCHes) / `maxOperations`.
+ * A member PATCH refused with 400 is sent again through `patchGroupMembers`, which isolates
+ * the refused value.
  */
-async function runMixedBulk(
+async function runStream(
   client: ScimClientApi,
   users: { operation: SyncOperation; index: number }[],
-  adds: { operation: SyncOperation; index: number }[],
+  memberItems: { operation: SyncOperation; index: number }[],
   batchSize: number,
   created: Map<string, string>,
   limits: { maxOperations: number; maxPayloadSize: number },
   options: ExecutorOptions,
   finishMany: (o: OperationOutcome[]) => Promise<void>,
 ): Promise<void> {
-  interface Account extends MemberAccount {
-    pending: string[];
-    seen: Set<string>;
-    waiting: number;
-    sentPieces: number;
-    allFailedCreates: boolean;
-  }
-  const accounts: Account[] = [];
-  const waitingFor = new Map<string, Account[]>();
+  const accounts: MemberAccount[] = [];
+  const groups = new Map<string, GroupQueue>();
+  const waitingFor = new Map<string, MemberAccount[]>();
   const ready: { piece: MemberPiece; size: number }[] = [];
-  const emit = (a: Account, final: boolean): void => {
-    while (a.pending.length >= batchSize || (final && a.pending.length > 0)) {
-      const values = a.pending.splice(0, batchSize);
+  const inStream = new Set<string>();
+  for (const item of users) if (item.operation.op === "createUser") inStream.add(item.operation.externalId);
+  const emit = (g: GroupQueue): void => {
+    const final = g.waiting === 0;
+    while (g.pending.length >= batchSize || (final && g.pending.length > 0)) {
+      const entries = g.pending.splice(0, batchSize);
+      const byAccount = new Map<MemberAccount, string[]>();
+      const adds: string[] = [];
+      const removes: string[] = [];
+      for (const e of entries) {
+        e.account.queued--;
+        const list = byAccount.get(e.account);
+        if (list) list.push(e.value);
+        else byAccount.set(e.account, [e.value]);
+        (e.account.kind === "add" ? adds : removes).push(e.value);
+      }
       const op: BulkOperation = {
         method: "PATCH",
-        bulkId: `m-${a.item.index}-${a.sentPieces++}`,
-        path: `/Groups/${encodeURIComponent(a.groupId)}`,
-        data: patchRequest([addMembers(values)]),
+        bulkId: `m-${g.key}-${g.sent++}`,
+        path: `/Groups/${encodeURIComponent(g.groupId)}`,
+        data: patchRequest(memberPatchOperations(adds, removes)),
       };
-      a.remaining++;
-      ready.push({ piece: { account: a, kind: "add", values, op }, size: Buffer.byteLength(JSON.stringify(op)) + 1 });
+      for (const a of byAccount.keys()) a.remaining++;
+      ready.push({ piece: { group: g, parts: [...byAccount].map(([account, values]) => ({ account, values })), op }, size: Buffer.byteLength(JSON.stringify(op)) + 1 });
     }
   };
-  const known = (a: Account, id: string): void => {
+  const known = (a: MemberAccount, id: string): void => {
     if (a.seen.has(id)) return;
     a.seen.add(id);
-    a.pending.push(id);
+    a.queued++;
+    a.group.pending.push({ account: a, value: id });
   };
-  for (const item of adds) {
+  const unresolved: OperationOutcome[] = [];
+  for (const item of memberItems) {
     const op = item.operation;
-    if (op.op !== "addMembers") continue;
-    const a: Account = {
+    if (op.op !== "addMembers" && op.op !== "removeMembers") continue;
+    let g = groups.get(op.groupId);
+    if (!g) {
+      g = { groupId: op.groupId, key: item.index, pending: [], waiting: 0, sent: 0 };
+      groups.set(op.groupId, g);
+    }
+    const a: MemberAccount = {
       item,
       resolved: op,
-      groupId: op.groupId,
+      kind: op.op === "addMembers" ? "add" : "remove",
+      group: g,
       added: [],
       removed: [],
       failed: [],
       skipped: [],
       remaining: 0,
-      started: false,
-      pending: [],
-      seen: new Set(),
+      queued: 0,
       waiting: 0,
-      sentPieces: 0,
-      allFailedCreates: op.members.length > 0,
+      seen: new Set(),
+      started: false,
+      allFailedCreates: op.op === "addMembers" && op.members.length > 0,
     };
-    accounts.push(a);
-    for (const m of op.members) {
-      if ("scimId" in m) {
-        a.allFailedCreates = false;
-        known(a, m.scimId);
-      } else {
-        const id = created.get(m.externalId);
+    if (op.op === "removeMembers") {
+      for (const id of op.scimIds) known(a, id);
+    } else {
+      const resolvedIds: string[] = [];
+      for (const m of op.members) {
+        const id = "scimId" in m ? m.scimId : created.get(m.externalId);
         if (id) {
           a.allFailedCreates = false;
+          resolvedIds.push(id);
           known(a, id);
-        } else {
+        } else if (inStream.has((m as { externalId: string }).externalId)) {
           a.waiting++;
-          const list = waitingFor.get(m.externalId);
+          g.waiting++;
+          const externalId = (m as { externalId: string }).externalId;
+          const list = waitingFor.get(externalId);
           if (list) list.push(a);
-          else waitingFor.set(m.externalId, [a]);
+          else waitingFor.set(externalId, [a]);
+        } else {
+          a.allFailedCreates = false;
+          a.skipped.push((m as { externalId: string }).externalId);
         }
       }
+      if (a.waiting === 0) {
+        if (resolvedIds.length === 0) {
+          unresolved.push({ index: item.index, operation: op, status: "skipped", members: { added: [], removed: [], failed: [], skipped: a.skipped }, error: "no member could be resolved" });
+          continue;
+        }
+        a.resolved = { ...op, members: resolvedIds.map((scimId) => ({ scimId })) };
+      }
     }
-    emit(a, false);
+    accounts.push(a);
   }
+  await finishMany(unresolved);
+  for (const g of groups.values()) emit(g);
+
   const userSizes = users.map((item) => Buffer.byteLength(JSON.stringify(toBulkOperation(item.operation, `op-${item.index}`))) + 1);
   const limit = limits.maxPayloadSize > 0 ? Math.floor(limits.maxPayloadSize * 0.9) : Number.POSITIVE_INFINITY;
-  const settled = new Set<Account>();
-  const settleable = (a: Account): boolean => !settled.has(a) && a.waiting === 0 && a.pending.length === 0 && a.remaining === 0 && a.started;
+  const settled = new Set<MemberAccount>();
+  const settleable = (a: MemberAccount): boolean => !settled.has(a) && a.started && a.waiting === 0 && a.queued === 0 && a.remaining === 0;
+  const accept = (a: MemberAccount, values: string[]): void => {
+    (a.kind === "add" ? a.added : a.removed).push(...values);
+  };
+  const fail = (a: MemberAccount, values: string[], e: { error: string; httpStatus?: number }): void => {
+    a.failed.push(...values);
+    a.firstError ??= e;
+  };
   let u = 0;
-  let flushed = false;
   for (;;) {
-    if (u >= users.length && !flushed) {
-      for (const a of accounts) emit(a, true);
-      flushed = true;
-    }
-    const pieces: MemberPiece[] = [];
     const batch: { operation: SyncOperation; index: number }[] = [];
+    const pieces: MemberPiece[] = [];
     let size = 200;
+    // the member PATCHes that are ready first (they are consumed as they form), then per-user operations up to the limits
     while (ready.length > 0 && pieces.length < limits.maxOperations && (pieces.length === 0 || size + ready[0]!.size <= limit)) {
       const next = ready.shift()!;
       pieces.push(next.piece);
@@ -699,30 +703,28 @@ async function runMixedBulk(
         if (op.op !== "createUser") continue;
         for (const a of waitingFor.get(op.externalId) ?? []) {
           a.waiting--;
+          a.group.waiting--;
           a.skipped.push(op.externalId);
         }
       }
       for (const p of pieces) {
-        if (p.account.started) {
-          p.account.failed.push(...p.values);
-          p.account.firstError ??= { error: "the run was stopped" };
-          p.account.remaining--;
-        } else {
-          p.account.remaining--;
-          p.account.skipped.push(...p.values);
+        for (const part of p.parts) {
+          part.account.remaining--;
+          if (part.account.started) fail(part.account, part.values, { error: "the run was stopped" });
+          else part.account.skipped.push(...part.values);
         }
       }
       await finishMany(stopped);
       continue;
     }
 
-    const starting = [...new Set(pieces.map((p) => p.account as Account))].filter((a) => !a.started);
+    const starting = [...new Set(pieces.flatMap((p) => p.parts.map((part) => part.account)))].filter((a) => !a.started);
     for (const a of starting) a.started = true;
     const announce = [...batch, ...starting.map((a) => ({ index: a.item.index, operation: a.resolved }))];
     await options.hooks?.beforeBatch?.(announce);
     for (const item of announce) await options.hooks?.beforeOperation?.(item.index, item.operation);
 
-    const ops = [...pieces.map((p) => p.op), ...batch.map((item) => toBulkOperation(item.operation, `op-${item.index}`))];
+    const ops = [...batch.map((item) => toBulkOperation(item.operation, `op-${item.index}`)), ...pieces.map((p) => p.op)];
     let responses: BulkOperationResponse[] | undefined;
     let thrown: unknown;
     try {
@@ -736,55 +738,68 @@ async function runMixedBulk(
           responses.filter((r) => !r.bulkId?.startsWith("m-")),
         )
       : batch.map((item) => ({ index: item.index, operation: item.operation, status: "failed" as const, ...scimIdOf(item.operation), ...errorOf(thrown) }));
-    // the members created in this request become ready for the next ones
-    for (const o of userOutcomes) {
-      const op = o.operation;
-      if (op.op !== "createUser") continue;
-      for (const a of waitingFor.get(op.externalId) ?? []) {
-        a.waiting--;
-        if (o.status === "done" && o.scimId) {
-          a.allFailedCreates = false;
-          known(a, o.scimId);
-          emit(a, false);
-        } else a.skipped.push(op.externalId);
-      }
-    }
     const byBulkId = new Map((responses ?? []).filter((r) => r.bulkId).map((r) => [r.bulkId!, r]));
     for (const p of pieces) {
-      p.account.remaining--;
+      for (const part of p.parts) part.account.remaining--;
       if (!responses) {
-        p.account.failed.push(...p.values);
-        p.account.firstError ??= errorOf(thrown);
+        for (const part of p.parts) fail(part.account, part.values, errorOf(thrown));
         continue;
       }
       const r = byBulkId.get(p.op.bulkId!);
       const status = r ? Number(r.status) : 0;
       if (r && status >= 200 && status < 300) {
-        p.account.added.push(...p.values);
+        for (const part of p.parts) accept(part.account, part.values);
         continue;
       }
       if (status === 400) {
+        // a refused value: the same changes again through PATCH, which isolates it (and treats a missing member to remove as done)
+        const add = p.parts.filter((x) => x.account.kind === "add").flatMap((x) => x.values);
+        const remove = p.parts.filter((x) => x.account.kind === "remove").flatMap((x) => x.values);
         try {
-          const res = await client.patchGroupMembers(p.account.groupId, { add: p.values }, { batchSize });
-          p.account.added.push(...res.added);
-          if (res.failed.length > 0) {
-            p.account.failed.push(...res.failed.map((f) => f.value));
-            p.account.firstError ??= { error: errorOf(res.failed[0]!.error).error, ...statusOf(res.failed[0]!.error) };
+          const res = await client.patchGroupMembers(p.group.groupId, { ...(add.length > 0 ? { add } : {}), ...(remove.length > 0 ? { remove } : {}) }, { batchSize });
+          const added = new Set(res.added);
+          const removed = new Set(res.removed);
+          const refused = new Map(res.failed.map((f) => [`${f.op}:${f.value}`, f.error] as const));
+          for (const part of p.parts) {
+            const done = part.account.kind === "add" ? added : removed;
+            for (const v of part.values) {
+              if (done.has(v)) accept(part.account, [v]);
+              else {
+                const err = refused.get(`${part.account.kind}:${v}`);
+                fail(part.account, [v], err !== undefined ? { error: errorOf(err).error, ...statusOf(err) } : { error: "the member change was not applied" });
+              }
+            }
           }
         } catch (e) {
-          p.account.failed.push(...p.values);
-          p.account.firstError ??= errorOf(e);
+          for (const part of p.parts) fail(part.account, part.values, errorOf(e));
         }
         continue;
       }
       const detail = (r?.response as { detail?: unknown } | undefined)?.detail;
-      p.account.failed.push(...p.values);
-      p.account.firstError ??= r
-        ? { httpStatus: status, error: `bulk PATCH failed with ${status}${typeof detail === "string" ? `: ${detail.slice(0, 200)}` : ""}` }
-        : { error: "no result in the bulk response" };
+      const e = r ? { httpStatus: status, error: `bulk PATCH failed with ${status}${typeof detail === "string" ? `: ${detail.slice(0, 200)}` : ""}` } : { error: "no result in the bulk response" };
+      for (const part of p.parts) fail(part.account, part.values, e);
     }
+    // the members created in this request become ready for the next ones
+    const touched = new Set<GroupQueue>();
+    for (const o of userOutcomes) {
+      const op = o.operation;
+      if (op.op !== "createUser") continue;
+      for (const a of waitingFor.get(op.externalId) ?? []) {
+        a.waiting--;
+        a.group.waiting--;
+        touched.add(a.group);
+        if (o.status === "done" && o.scimId) {
+          a.allFailedCreates = false;
+          known(a, o.scimId);
+        } else a.skipped.push(op.externalId);
+      }
+      waitingFor.delete(op.externalId);
+    }
+    for (const g of touched) emit(g);
     const done: OperationOutcome[] = [...userOutcomes];
-    for (const a of new Set(pieces.map((p) => p.account as Account))) {
+    const candidates = new Set<MemberAccount>(pieces.flatMap((p) => p.parts.map((part) => part.account)));
+    for (const g of touched) for (const e of g.pending) candidates.add(e.account);
+    for (const a of candidates) {
       if (!settleable(a)) continue;
       settled.add(a);
       done.push(memberOutcome(a));

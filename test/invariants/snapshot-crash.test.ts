@@ -150,7 +150,11 @@ describe.each([
     // a first run fills the snapshot; the second, with every other member PATCH refused, must record only what went through
     await w.sync({ now: () => new Date(T0) });
     w.writeDirectory(changed());
-    await w.sandbox.setFaults([{ route: "^PATCH /(Groups|Users)", kind: "5xx", status: 503, share: 0.5 }]);
+    // member changes and user PATCHes travel inside /Bulk requests too: the first of those (and its retry) is refused, the later ones go through
+    await w.sandbox.setFaults([
+      { route: "^PATCH /(Groups|Users)", kind: "5xx", status: 503, share: 0.5 },
+      { route: "^POST /Bulk", kind: "5xx", status: 503, count: 2 },
+    ]);
     const partial = await w.sync({ now: () => new Date(T0 + 60_000) });
     await w.sandbox.setFaults([]);
     expect(partial.summary.failed).toBeGreaterThan(0);

@@ -163,8 +163,14 @@ describe("sync CLI", () => {
   });
 
   it("two concurrent runs: one applies, the other exits 4", async () => {
-    const [a, b] = await Promise.all([ws.cli([]), ws.cli([])]);
-    expect([a.code, b.code].sort()).toEqual([0, 4]);
+    // the run that holds the lock must still be running when the other starts: its writes are slowed
+    await sandbox.setFaults([{ route: "^(POST|PATCH) ", kind: "latency", latencyMs: 1500 }]);
+    try {
+      const [a, b] = await Promise.all([ws.cli([]), ws.cli([])]);
+      expect([a.code, b.code].sort()).toEqual([0, 4]);
+    } finally {
+      await sandbox.setFaults([]);
+    }
   });
 
   it("a corrupt snapshot state exits 3 and --rebuild-state recovers from live", async () => {

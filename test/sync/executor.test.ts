@@ -68,6 +68,14 @@ function fakeClient(options: { bulk?: boolean; failCreateFor?: string[]; failDea
           const id = `u${++n}`;
           return { method: o.method, bulkId: o.bulkId!, status: "201", location: `http://x/Users/${id}`, response: { id, userName: (o.data as { userName: string }).userName } };
         }
+        const group = /^\/Groups\/(.+)$/.exec(o.path)?.[1];
+        if (group && o.method === "PATCH") {
+          const set = members.get(decodeURIComponent(group))!;
+          for (const p of (o.data as { Operations: { op: string; path: string; value?: { value: string }[] }[] }).Operations) {
+            if (p.op === "add") for (const v of p.value ?? []) set.add(v.value);
+            else set.delete(/members\[value eq "(.+)"\]/.exec(p.path)![1]!);
+          }
+        }
         return { method: o.method, bulkId: o.bulkId!, status: o.method === "DELETE" ? "204" : "200" };
       });
     },
@@ -78,7 +86,7 @@ function fakeClient(options: { bulk?: boolean; failCreateFor?: string[]; failDea
 const create = (email: string): SyncOperation => ({ op: "createUser", externalId: `ext-${email}`, user: { userName: email, emails: [{ value: email, primary: true }], active: true } });
 
 describe("sync executor", () => {
-  it("applies in order: users, member adds (resolving creates of this run), removes, deactivations, deletes", async () => {
+  it("applies in order: users, member changes (adds resolving creates of this run, and removes, in one PATCH per group: RFC 7644 §3.5.2), deactivations, deletes", async () => {
     const f = fakeClient();
     const ops: SyncOperation[] = [
       { op: "deleteUser", scimId: "old-2", externalId: "x2" },
@@ -89,7 +97,8 @@ describe("sync executor", () => {
     ];
     const r = await executePlan(f.client, ops, { target: "t", bulk: false });
     expect(r.failed).toBe(0);
-    expect(f.writes).toEqual(["POST /Users a@example.com", "PATCH /Groups/g1 +u1,existing -", "PATCH /Groups/g1 + -old-1", "DEACTIVATE old-1", "DELETE old-2"]);
+    // the deprovisioned member is removed before its deactivation, the new member added after its create
+    expect(f.writes).toEqual(["POST /Users a@example.com", "PATCH /Groups/g1 +u1,existing -old-1", "DEACTIVATE old-1", "DELETE old-2"]);
     expect(r.outcomes.map((o) => o.index)).toEqual([0, 1, 2, 3, 4]);
     expect(r.membershipsAdded).toBe(2);
     expect(r.membershipsRemoved).toBe(1);
@@ -145,9 +154,43 @@ describe("sync executor", () => {
     const ops: SyncOperation[] = [...Array.from({ length: 6 }, (_, i) => create(`b${i}@example.com`)), { op: "addMembers", groupId: "g1", groupName: "catalog-admins", members: [{ externalId: "ext-b0@example.com" }] }];
     const r = await executePlan(f.client, ops, { target: "t" });
     expect(r.failed).toBe(0);
-    expect(f.writes.filter((w) => w.startsWith("BULK"))).toEqual(["BULK 4", "BULK 2"]);
+    // the member add of b0 (created by the first request) shares the second request with the last creates
+    expect(f.writes.filter((w) => w.startsWith("BULK"))).toEqual(["BULK 4", "BULK 3"]);
     expect(r.outcomes[0]!.scimId).toBe("u1");
     expect([...f.members.get("g1")!]).toEqual(["u1"]);
+  });
+
+  it("a small change is one /Bulk request: user PATCHes, member adds and removes of several groups together (RFC 7644 §3.7, §3.5.2)", async () => {
+    const f = fakeClient({ bulk: true, maxOperations: 10 });
+    f.members.set("g2", new Set(["old-2"]));
+    f.members.get("g1")!.add("old-1");
+    const ops: SyncOperation[] = [
+      { op: "updateUser", scimId: "x1", externalId: "e1", patch: [{ op: "replace", path: "displayName", value: "X" }] },
+      { op: "addMembers", groupId: "g1", groupName: "a", members: [{ scimId: "n1" }] },
+      { op: "addMembers", groupId: "g2", groupName: "b", members: [{ scimId: "n2" }] },
+      { op: "removeMembers", groupId: "g1", groupName: "a", scimIds: ["old-1"], reason: "left-group" },
+      { op: "removeMembers", groupId: "g2", groupName: "b", scimIds: ["old-2"], reason: "left-group" },
+    ];
+    const r = await executePlan(f.client, ops, { target: "t" });
+    expect(r.failed).toBe(0);
+    expect(f.writes).toEqual(["BULK 3"]);
+    expect([...f.members.get("g1")!]).toEqual(["n1"]);
+    expect([...f.members.get("g2")!]).toEqual(["n2"]);
+    expect(r.membershipsAdded).toBe(2);
+    expect(r.membershipsRemoved).toBe(2);
+  });
+
+  it("without Bulk, a group's adds and removes share PATCHes of batchSize changes", async () => {
+    const f = fakeClient();
+    const ops: SyncOperation[] = [
+      { op: "addMembers", groupId: "g1", groupName: "a", members: [{ scimId: "n1" }, { scimId: "n2" }] },
+      { op: "removeMembers", groupId: "g1", groupName: "a", scimIds: ["old-1"], reason: "left-group" },
+    ];
+    const r = await executePlan(f.client, ops, { target: "t", bulk: false, batchSize: 3 });
+    expect(r.outcomes.map((o) => o.status)).toEqual(["done", "done"]);
+    expect(f.writes).toEqual(["PATCH /Groups/g1 +n1,n2 -old-1"]);
+    expect(r.outcomes[0]!.members?.added).toEqual(["n1", "n2"]);
+    expect(r.outcomes[1]!.members?.removed).toEqual(["old-1"]);
   });
 
   it("calls the hooks before sending and after the answer, and stops sending when aborted", async () => {
