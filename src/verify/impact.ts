@@ -5,10 +5,9 @@
  * what the new plan changes that the current one would not. Pure.
  */
 import { managedCatalogGroups } from "../config/mapping.js";
-import type { AttributeMapping, ConnectionConfig, SyncPolicy, TargetConfig } from "../config/types.js";
-import type { Directory } from "../sync/directory.js";
-import { planSync } from "../sync/plan.js";
-import type { CatalogState, Ledger, SyncPlan } from "../sync/plan-types.js";
+import type { TargetConfig } from "../config/types.js";
+import { planSync, type PlanInput } from "../sync/plan.js";
+import type { SyncPlan } from "../sync/plan-types.js";
 import { managedGroupNames } from "../sync/scope.js";
 
 export interface GroupImpact {
@@ -25,18 +24,10 @@ export interface GroupImpact {
   status: "added" | "removed" | "managed";
 }
 
-export interface ImpactInput {
+/** The planner's inputs, with the current and the new target in place of one target. */
+export interface ImpactInput extends Omit<PlanInput, "target" | "allowDeletions" | "allowRemovals"> {
   current: TargetConfig;
   next: TargetConfig;
-  policy: SyncPolicy;
-  attributes: AttributeMapping;
-  connections: Record<string, ConnectionConfig>;
-  sourceConnection?: string;
-  directory: Directory;
-  /** every Catalog user and the groups managed by either mapping */
-  catalog: CatalogState;
-  ledger: Ledger;
-  now: string;
 }
 
 export interface ImpactResult {
