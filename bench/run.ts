@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--quick] [--only action|sync] [--users N] [--runs N] [--naive N] [--ldap N|0] [--json]
+ * npm run bench -- [--quick] [--only action|sync] [--users N] [--runs N] [--naive N|0] [--ldap N|0] [--variants full-bulk,full,minimal] [--json]
  *
  * Reproducible benchmarks against the sandbox on loopback (its own process). Client and
  * server CPU are reported apart. Each figure carries its conditions. Exit 0 when every
@@ -74,17 +74,19 @@ async function syncOnce(g: GeneratedDirectory, profile: "full" | "minimal", late
   }
 }
 
-async function benchSync(userSizes: number[], runsFor: (n: number) => number, log: (s: string) => void): Promise<Figure[]> {
+const VARIANTS: Record<string, { profile: "full" | "minimal"; bulk: boolean }> = {
+  "full-bulk": { profile: "full", bulk: true },
+  full: { profile: "full", bulk: false },
+  minimal: { profile: "minimal", bulk: false },
+};
+
+async function benchSync(userSizes: number[], runsFor: (n: number) => number, log: (s: string) => void, only?: string[]): Promise<Figure[]> {
   const figures: Figure[] = [];
   const perUser: { users: number; ms: number }[] = [];
   for (const n of userSizes) {
     const s = sizes(n);
     const g = generateDirectory({ ...s, seed: 1 });
-    const variants: { profile: "full" | "minimal"; bulk: boolean }[] = [
-      { profile: "full", bulk: true },
-      { profile: "full", bulk: false },
-      { profile: "minimal", bulk: false },
-    ];
+    const variants = (only ?? Object.keys(VARIANTS)).map((v) => VARIANTS[v]!);
     const latencies = n <= 1_000 ? [0, 20] : [0];
     for (const { profile, bulk: useBulk } of variants) {
       for (const latency of latencies) {
@@ -201,6 +203,7 @@ async function main(): Promise<number> {
       naive: { type: "string" },
       ldap: { type: "string" },
       json: { type: "boolean", default: false },
+      variants: { type: "string" },
     },
     strict: true,
   });
@@ -226,8 +229,13 @@ async function main(): Promise<number> {
     figures.push(...(await benchSandboxStartup({ quick: values.quick, log })));
   }
   if (values.only !== "action") {
-    figures.push(...(await benchSync(userSizes, runsFor, log)));
-    figures.push(...(await benchNaive(naiveUsers, log)));
+    const only = values.variants?.split(",").map((v) => v.trim());
+    if (only?.some((v) => !(v in VARIANTS))) {
+      process.stderr.write(`bench: "--variants" takes ${Object.keys(VARIANTS).map((v) => `"${v}"`).join(", ")}\n`);
+      return 2;
+    }
+    figures.push(...(await benchSync(userSizes, runsFor, log, only)));
+    if (naiveUsers > 0) figures.push(...(await benchNaive(naiveUsers, log)));
     if (values.ldap !== "0") figures.push(...(await benchLdap(Number(values.ldap ?? (values.quick ? 1_000 : 10_000)), log)));
   }
   const command = `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim();
