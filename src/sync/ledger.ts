@@ -37,7 +37,29 @@ export function readLedger(path: string): Ledger {
   }
   const problem = validateLedger(data);
   if (problem) throw corrupt(path, `the ledger "${path}" is invalid: ${problem}`);
-  return data as Ledger;
+  return internLedger(data as Ledger);
+}
+
+/**
+ * The ledger as parsed, with its repeated values (granted group ids, target, connection,
+ * origin) sharing one string each: a few thousand distinct values, not one string per user
+ * and grant. Same values; the parsed ledger is changed in place.
+ */
+function internLedger(ledger: Ledger): Ledger {
+  const pool = new Map<string, string>();
+  const intern = (s: string): string => {
+    const hit = pool.get(s);
+    if (hit !== undefined) return hit;
+    pool.set(s, s);
+    return s;
+  };
+  for (const u of ledger.users) {
+    u.target = intern(u.target);
+    u.origin = intern(u.origin) as LedgerUser["origin"];
+    if (u.connection !== undefined) u.connection = intern(u.connection);
+    for (let i = 0; i < u.granted.length; i++) u.granted[i] = intern(u.granted[i]!);
+  }
+  return ledger;
 }
 
 /** Why `data` is not a ledger, or undefined when it is one. */

@@ -139,23 +139,25 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
   };
   const planFile: PlanFile = { version: 1, kind: "catalog-sync-plan", createdAt: now().toISOString(), mode, targets: [] };
   try {
-    const read = await readSource(options.source ?? createSource(policy.source, { env, baseDir: config.dir }));
+    // released once the last target is planned (not kept through apply)
+    let read: SourceRead | undefined = await readSource(options.source ?? createSource(policy.source, { env, baseDir: config.dir }));
     for (const [i, target] of targets.entries()) {
       const endpoint = endpoints[i]!;
-      checkSourceRead(read, target, policy);
+      checkSourceRead(read!, target, policy);
       const client = options.createClient ? options.createClient(endpoint, config) : defaultClient(endpoint, config, fetchImpl());
       const managed = managedGroupNames(managedCatalogGroups(target.groups), target);
       const statePath = targets.length > 1 ? `${policy.statePath}.${safeName(target.name)}` : policy.statePath;
       const binding = {
         target: target.name,
         catalogUrl: endpoint.baseUrl,
-        sourceFingerprint: read.fingerprint,
+        sourceFingerprint: read!.fingerprint,
         mappingHash: mappingHash(target, managed),
       };
       const where = config.file !== undefined ? { file: config.file } : undefined;
 
       let state: SnapshotState | undefined;
-      let catalog: CatalogState;
+      // released once planned (not kept through apply)
+      let catalog: CatalogState | undefined;
       try {
         if (mode === "snapshot") {
           state = SnapshotState.open(statePath, binding, { ...(options.rebuildState ? { rebuild: true } : {}), now: now().toISOString() });
@@ -166,8 +168,8 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
 
         // only a reviewed plan (in or out) needs the input fingerprints: not computed otherwise
         const fingerprintsOf = (): { source: string; catalog: string; ledger: string } => ({
-          source: directoryFingerprint(read.directory),
-          catalog: catalogFingerprint(catalog),
+          source: directoryFingerprint(read!.directory),
+          catalog: catalogFingerprint(catalog!),
           ledger: ledgerFingerprint(ledgerStore.ledger, target.name),
         });
         let plan: SyncPlan;
@@ -187,8 +189,8 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
             attributes: config.attributes,
             connections: config.connections,
             ...(sourceConnection(policy) !== undefined ? { sourceConnection: sourceConnection(policy)! } : {}),
-            directory: read.directory,
-            catalog,
+            directory: read!.directory,
+            catalog: catalog!,
             ledger: ledgerStore.ledger,
             now: now().toISOString(),
             ...(options.allowDeletions !== undefined ? { allowDeletions: options.allowDeletions } : {}),
@@ -208,6 +210,8 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
           results.push({ target: target.name, plan, ...(refused ? { refused } : {}) });
           continue;
         }
+        catalog = undefined;
+        if (i === targets.length - 1) read = undefined;
         enforceGuards(plan);
 
         const execution = await apply(plan, client, {
@@ -486,8 +490,8 @@ async function snapshotCatalog(
   const lastAudit = state.lastAudit ? Date.parse(state.lastAudit) : Number.NaN;
   const auditDue = Number.isNaN(lastAudit) || now.getTime() - lastAudit >= policy.auditEveryHours * 3_600_000;
   if (state.fresh || !state.populated || auditDue || state.lastRunFailed) {
-    const live = await readCatalogState(client, managed, where);
-    state.replaceAll(live, now.toISOString());
+    // the live read is not held while the recorded state is read back
+    state.replaceAll(await readCatalogState(client, managed, where), now.toISOString());
     return state.catalog();
   }
   for (const intent of state.pendingIntents()) {

@@ -187,14 +187,21 @@ export class SnapshotState {
 
   /** the recorded Catalog state */
   catalog(): CatalogState {
-    const users = (this.#stmt("SELECT * FROM users ORDER BY id").all() as UserRow[]).map(rowToUser);
+    // rows read one at a time (not materialised as rows, then again as users)
+    const users: CatalogUser[] = [];
+    for (const row of this.#stmt("SELECT * FROM users ORDER BY id").iterate() as Iterable<UserRow>) users.push(rowToUser(row));
+    // member ids share the user id strings (one string per user, not one per membership)
+    const ids = new Map<string, string>();
+    for (const u of users) ids.set(u.id, u.id);
     // every membership in one ordered scan (not one query per group)
     const byGroup = new Map<string, string[]>();
     for (const r of this.#stmt("SELECT group_id, user_id FROM members ORDER BY group_id, user_id").raw().iterate() as Iterable<[string, string]>) {
+      const id = ids.get(r[1]) ?? r[1];
       const list = byGroup.get(r[0]);
-      if (list) list.push(r[1]);
-      else byGroup.set(r[0], [r[1]]);
+      if (list) list.push(id);
+      else byGroup.set(r[0], [id]);
     }
+    ids.clear();
     const groups = (this.#stmt("SELECT id, displayName FROM groups ORDER BY displayName").all() as { id: string; displayName: string }[]).map((g) => ({
       id: g.id,
       displayName: g.displayName,

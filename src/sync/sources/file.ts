@@ -40,7 +40,8 @@ export function parseDirectoryJson(data: unknown, file?: string): ParsedDirector
     err("$", "must be an object with \"users\" and \"groups\"");
   } else {
     for (const key of Object.keys(data)) if (key !== "users" && key !== "groups") err(`$.${key}`, "is not allowed");
-    const userIds = new Set<string>();
+    /** user id → the id string itself: members share it (one string per user, not one per membership) */
+    const userIds = new Map<string, string>();
     const emails = new Map<string, string>();
     if (!Array.isArray(data.users)) err("$.users", "must be an array");
     else {
@@ -80,7 +81,7 @@ export function parseDirectoryJson(data: unknown, file?: string): ParsedDirector
           ok = false;
         }
         if (!ok) return undefined;
-        userIds.add(id as string);
+        userIds.set(id as string, id as string);
         const user: DirectoryUser = { id: id as string, email: (email as string).trim(), active: u.active !== false };
         for (const name of ["givenName", "familyName", "displayName"] as const) {
           const v = u[name];
@@ -118,9 +119,11 @@ export function parseDirectoryJson(data: unknown, file?: string): ParsedDirector
             if (typeof m !== "string" || m === "") {
               err(`${p}.members[${j}]`, "must be a non-empty string");
               ok = false;
-            } else if (!userIds.has(m)) {
-              danglingMembers.push({ path: `${p}.members[${j}]`, id: m });
-            } else members.add(m);
+            } else {
+              const id = userIds.get(m);
+              if (id === undefined) danglingMembers.push({ path: `${p}.members[${j}]`, id: m });
+              else members.add(id);
+            }
           });
         }
         if (!ok) return undefined;
@@ -147,7 +150,7 @@ export function createFileSource(config: { path: string }, options: { baseDir: s
   const path = resolve(options.baseDir, config.path);
   return {
     async read(signal?: AbortSignal): Promise<SourceRead> {
-      let text: string;
+      let text: string | undefined;
       try {
         text = await readFile(path, { encoding: "utf8", ...(signal ? { signal } : {}) });
       } catch (e) {
@@ -160,6 +163,7 @@ export function createFileSource(config: { path: string }, options: { baseDir: s
       let data: unknown;
       try {
         data = JSON.parse(text);
+        text = undefined; // not held while the directory is built
       } catch (e) {
         throw new ProvisioningError("SYNC_SOURCE_FAILED", `directory file "${path}" is not valid JSON: ${(e as Error).message}`, {
           cause: e,
@@ -167,6 +171,7 @@ export function createFileSource(config: { path: string }, options: { baseDir: s
         });
       }
       const parsed = parseDirectoryJson(data, path);
+      data = undefined;
       const out: SourceRead = { directory: parsed.directory, complete: true, fingerprint: `file ${path}` };
       if (parsed.danglingMembers.length > 0) {
         const shown = parsed.danglingMembers
