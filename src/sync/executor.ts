@@ -23,7 +23,7 @@ import { ScimResponseError } from "../errors.js";
 import { addMembers, patchRequest, removeMember } from "../scim/patch.js";
 import { SCHEMA_PATCH_OP, SCHEMA_USER } from "../scim/types.js";
 import type { BulkOperation, BulkOperationResponse, PatchOperation, ScimClientApi, ScimUser } from "../scim/types.js";
-import type { SyncOperation } from "./plan-types.js";
+import type { MemberRef, SyncOperation } from "./plan-types.js";
 
 export type OperationStatus = "done" | "failed" | "skipped";
 
@@ -270,16 +270,7 @@ async function runSingle(
   const { operation: op, index } = item;
   const base = { index, operation: op };
   if (op.op === "addMembers") {
-    const values: string[] = [];
-    const skipped: string[] = [];
-    for (const m of op.members) {
-      if ("scimId" in m) values.push(m.scimId);
-      else {
-        const id = created.get(m.externalId);
-        if (id) values.push(id);
-        else skipped.push(m.externalId);
-      }
-    }
+    const { values, skipped } = resolveMembers(op.members, created);
     if (values.length === 0) {
       await finish({ ...base, status: "skipped", members: { added: [], removed: [], failed: [], skipped }, error: "no member could be resolved" });
       return;
@@ -493,16 +484,7 @@ async function runGroupMembers(
   for (const item of items) {
     const op = item.operation;
     if (op.op === "addMembers") {
-      const values: string[] = [];
-      const skipped: string[] = [];
-      for (const m of op.members) {
-        if ("scimId" in m) values.push(m.scimId);
-        else {
-          const id = created.get(m.externalId);
-          if (id) values.push(id);
-          else skipped.push(m.externalId);
-        }
-      }
+      const { values, skipped } = resolveMembers(op.members, created);
       if (values.length === 0) {
         outcomes.push({ index: item.index, operation: op, status: "skipped", members: { added: [], removed: [], failed: [], skipped }, error: "no member could be resolved" });
         continue;
@@ -939,4 +921,19 @@ async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T) =
     }
   });
   await Promise.all(workers);
+}
+
+/** Catalog ids of the members: existing users as they are, users created in this run through `created`; the rest are skipped. */
+function resolveMembers(members: readonly MemberRef[], created: ReadonlyMap<string, string>): { values: string[]; skipped: string[] } {
+  const values: string[] = [];
+  const skipped: string[] = [];
+  for (const m of members) {
+    if ("scimId" in m) values.push(m.scimId);
+    else {
+      const id = created.get(m.externalId);
+      if (id) values.push(id);
+      else skipped.push(m.externalId);
+    }
+  }
+  return { values, skipped };
 }
