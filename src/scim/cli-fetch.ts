@@ -1,14 +1,17 @@
 /**
- * A `fetch` for the CLIs, backed by an undici `Agent` (keep-alive, bounded connections).
- * The Action must not import this module: its bundle uses the global `fetch`.
+ * A `fetch` for the CLIs, backed by `node:http` / `node:https` keep-alive `Agent`s (bounded
+ * sockets per origin). The Action must not import this module: its bundle uses the global `fetch`.
  *
- * It sends through the Agent's `request` API and answers with a small `Response` (status,
- * headers, `text`/`json`/`arrayBuffer`): the WHATWG `fetch` machinery (Request, Response and
- * web streams per call) cost more CPU than the request itself, and a sync sends up to a
- * hundred thousand of them. Redirects are never followed (the SCIM transport asks for
- * `redirect: "manual"` and treats a 3xx as an answer).
+ * It answers with a small `Response` (status, headers, `text`/`json`/`arrayBuffer`): the WHATWG
+ * `fetch` machinery (Request, Response and web streams per call) costs more CPU than the request
+ * itself, and a sync sends up to a hundred thousand of them; the built-in modules also cost
+ * nothing to import, where an HTTP client library costs a noticeable share of a short run.
+ * Redirects are never followed (the SCIM transport asks for `redirect: "manual"` and treats a
+ * 3xx as an answer), no proxy is read from the environment, and a request ends when its
+ * `signal` aborts (the transport's timeout).
  */
-import { Agent } from "undici";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 
 export interface CliFetchOptions {
   /** connections per origin (default 16) */
@@ -23,47 +26,79 @@ export interface CliFetch {
   close(): Promise<void>;
 }
 
-type Method = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
-
 export function createCliFetch(options: CliFetchOptions = {}): CliFetch {
   const maxConnections = options.maxConnections ?? 16;
   if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new TypeError(`"maxConnections" must be a positive integer`);
-  const agent = new Agent({
-    connections: maxConnections,
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
-    keepAliveMaxTimeout: Math.max(options.keepAliveTimeoutMs ?? 30_000, 60_000),
-  });
+  const agentOptions = { keepAlive: true, maxSockets: maxConnections, maxFreeSockets: maxConnections, timeout: options.keepAliveTimeoutMs ?? 30_000, scheduling: "lifo" as const };
+  let http: HttpAgent | undefined;
+  let https: HttpsAgent | undefined;
+  let inFlight = 0;
+  const idle: (() => void)[] = [];
+  let closed = false;
+
   const f = async (input: Parameters<typeof fetch>[0], init: Parameters<typeof fetch>[1] = {}): Promise<Response> => {
     const url = typeof input === "string" ? new URL(input) : input instanceof URL ? input : new URL(input.url);
-    const headers: Record<string, string> = {};
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new TypeError(`cli fetch supports http and https only`);
+    const headers: OutgoingHttpHeaders = {};
     if (init.headers) new Headers(init.headers).forEach((v, k) => (headers[k] = v));
     const body = init.body;
     if (body !== undefined && body !== null && typeof body !== "string") throw new TypeError("cli fetch sends string bodies only");
-    let res;
+    if (body !== undefined && body !== null) headers["content-length"] = Buffer.byteLength(body);
+    if (closed) throw new TypeError("fetch failed", { cause: new Error("the client is closed") });
+    const signal = init.signal ?? undefined;
+    if (signal?.aborted) throw new TypeError("fetch failed", { cause: signal.reason });
+    const secure = url.protocol === "https:";
+    const agent = secure ? (https ??= new HttpsAgent(agentOptions)) : (http ??= new HttpAgent(agentOptions));
+    inFlight++;
     try {
-      res = await agent.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
-        method: (init.method ?? "GET").toUpperCase() as Method,
-        headers,
-        ...(body !== undefined && body !== null ? { body } : {}),
-        ...(init.signal ? { signal: init.signal } : {}),
+      const { status, raw, text } = await new Promise<{ status: number; raw: IncomingMessage["headers"]; text: string }>((resolve, reject) => {
+        let settled = false;
+        const fail = (cause: unknown): void => {
+          if (settled) return;
+          settled = true;
+          signal?.removeEventListener("abort", onAbort);
+          reject(new TypeError("fetch failed", { cause }));
+        };
+        const req = (secure ? httpsRequest : httpRequest)(url, { method: (init.method ?? "GET").toUpperCase(), headers, agent });
+        const onAbort = (): void => {
+          const reason: unknown = signal?.reason ?? new Error("aborted");
+          fail(reason);
+          req.destroy(reason instanceof Error ? reason : new Error("aborted"));
+        };
+        signal?.addEventListener("abort", onAbort, { once: true });
+        req.on("error", fail);
+        req.on("response", (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("error", fail);
+          res.on("aborted", () => fail(new Error("the response was cut short")));
+          res.on("end", () => {
+            if (settled) return;
+            if (!res.complete) return fail(new Error("the response was cut short"));
+            settled = true;
+            signal?.removeEventListener("abort", onAbort);
+            resolve({ status: res.statusCode ?? 0, raw: res.headers, text: Buffer.concat(chunks).toString("utf8") });
+          });
+        });
+        req.end(body ?? undefined);
       });
-    } catch (cause) {
-      throw new TypeError("fetch failed", { cause });
+      return cliResponse(status, raw, text, url.href);
+    } finally {
+      inFlight--;
+      if (inFlight === 0) for (const done of idle.splice(0)) done();
     }
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (cause) {
-      throw new TypeError("fetch failed", { cause });
-    }
-    return cliResponse(res.statusCode, res.headers, text, url.href);
   };
-  return { fetch: f as typeof fetch, close: () => agent.close() };
+
+  const close = async (): Promise<void> => {
+    closed = true;
+    if (inFlight > 0) await new Promise<void>((r) => idle.push(r));
+    http?.destroy();
+    https?.destroy();
+  };
+  return { fetch: f as typeof fetch, close };
 }
 
-function cliResponse(status: number, raw: Record<string, string | string[] | undefined>, text: string, url: string): Response {
+function cliResponse(status: number, raw: IncomingMessage["headers"], text: string, url: string): Response {
   const headers = new Headers();
   for (const [k, v] of Object.entries(raw)) {
     if (v === undefined) continue;
