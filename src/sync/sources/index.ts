@@ -10,22 +10,15 @@ import type {
   OktaSourceConfig,
   SyncSourceConfig,
 } from "../../config/types.js";
-import type { DirectorySource } from "../directory.js";
+import type { DirectorySource, SourceRead } from "../directory.js";
 import { createFileSource } from "./file.js";
-import { createLdapSource, type LdapClientFactory } from "./ldap.js";
-import { createMsGraphSource } from "./msgraph.js";
-import { createOktaSource } from "./okta.js";
-import { createGoogleSource } from "./google.js";
-import { createAuth0Source } from "./auth0.js";
+import type { LdapClientFactory } from "./ldap.js";
 import type { FetchLike } from "./http.js";
 
+// The sources other than `file` are loaded when configured, on the first read: their client
+// libraries (an LDAP client, a JWT signer) cost start-up time to every run that does not use them.
 export { createFileSource, parseDirectoryJson } from "./file.js";
-export { createLdapSource, ldapFingerprint } from "./ldap.js";
 export type { LdapClientFactory, LdapClientLike, LdapSourceRead } from "./ldap.js";
-export { createMsGraphSource, msgraphFingerprint } from "./msgraph.js";
-export { createOktaSource, oktaFingerprint } from "./okta.js";
-export { createGoogleSource, googleFingerprint } from "./google.js";
-export { createAuth0Source, auth0Fingerprint } from "./auth0.js";
 export type { FetchLike, RestSourceOptions } from "./http.js";
 
 export interface CreateSourceOptions {
@@ -52,20 +45,22 @@ export function createSource(config: SyncSourceConfig, options: CreateSourceOpti
       return createFileSource({ path }, { baseDir: options.baseDir });
     }
     case "ldap":
-      return createLdapSource(config as LdapSourceConfig, {
-        env: options.env,
-        baseDir: options.baseDir,
-        ...(options.ldapClientFactory ? { clientFactory: options.ldapClientFactory } : {}),
-        ...(options.now ? { now: options.now } : {}),
-      });
+      return lazySource(async () =>
+        (await import("./ldap.js")).createLdapSource(config as LdapSourceConfig, {
+          env: options.env,
+          baseDir: options.baseDir,
+          ...(options.ldapClientFactory ? { clientFactory: options.ldapClientFactory } : {}),
+          ...(options.now ? { now: options.now } : {}),
+        }),
+      );
     case "msgraph":
-      return createMsGraphSource(config as MsGraphSourceConfig, restOptions(options));
+      return lazySource(async () => (await import("./msgraph.js")).createMsGraphSource(config as MsGraphSourceConfig, restOptions(options)));
     case "okta":
-      return createOktaSource(config as OktaSourceConfig, restOptions(options));
+      return lazySource(async () => (await import("./okta.js")).createOktaSource(config as OktaSourceConfig, restOptions(options)));
     case "google":
-      return createGoogleSource(config as GoogleSourceConfig, restOptions(options));
+      return lazySource(async () => (await import("./google.js")).createGoogleSource(config as GoogleSourceConfig, restOptions(options)));
     case "auth0":
-      return createAuth0Source(config as Auth0SourceConfig, restOptions(options));
+      return lazySource(async () => (await import("./auth0.js")).createAuth0Source(config as Auth0SourceConfig, restOptions(options)));
     default:
       throw new ConfigError(`unknown "sync.source.type" "${config.type}"`, { hint: `use one of ${SOURCE_TYPES.join(", ")}` });
   }
@@ -78,5 +73,17 @@ function restOptions(options: CreateSourceOptions) {
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.sleep ? { sleep: options.sleep } : {}),
     ...(options.now ? { now: options.now } : {}),
+  };
+}
+
+/** a source whose module is imported (and which is created) on its first read */
+function lazySource(create: () => Promise<DirectorySource>): DirectorySource {
+  let source: Promise<DirectorySource> | undefined;
+  return {
+    async read(signal?: AbortSignal): Promise<SourceRead> {
+      source ??= create();
+      source.catch(() => (source = undefined));
+      return (await source).read(signal);
+    },
   };
 }
