@@ -19,8 +19,33 @@ export interface BulkLimits {
   maxPayloadSize: number;
 }
 
-const encoder = new TextEncoder();
-const byteLength = (v: unknown): number => encoder.encode(JSON.stringify(v)).length;
+/** UTF-8 length of a string, without encoding it */
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      // a surrogate pair: 4 bytes for 2 UTF-16 units
+      n += 2;
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
+
+const byteLength = (v: unknown): number => utf8Length(JSON.stringify(v));
+
+/** bytes one operation adds to a serialised `BulkRequest` (plus one comma after the first) */
+export function bulkOperationSize(op: BulkOperation): number {
+  return byteLength(op);
+}
+
+/** bytes of a serialised `BulkRequest` with no operation */
+export function bulkRequestOverhead(failOnErrors?: number): number {
+  return byteLength(bulkRequest([], failOnErrors));
+}
 
 export function bulkRequest(operations: BulkOperation[], failOnErrors?: number): BulkRequest {
   return { schemas: [SCHEMA_BULK_REQUEST], ...(failOnErrors !== undefined ? { failOnErrors } : {}), Operations: operations };

@@ -11,11 +11,16 @@
  *   several Operations, RFC 7644 §3.5.2).
  * - Bounded concurrency (default 8); retries and rate limits live in the SCIM client.
  * - `/Bulk` when the Catalog advertises it (within `maxOperations` and `maxPayloadSize`): the
- *   per-user operations and the member PATCHes share one stream of requests (`runStream`), a
- *   member created in this run being added by a later request; a PATCH refused with 400 there
- *   is sent again through `patchGroupMembers`, which isolates the refused value.
- * - Hooks: `beforeBatch` / `afterBatch` frame each request (a Bulk chunk is one batch), so
+ *   per-user operations and the member PATCHes form one ordered stream of operations cut into
+ *   requests (`runStream`); a member PATCH goes out as soon as its members' creates are placed,
+ *   naming a user created in the same request by `bulkId:` (RFC 7644 §3.7.2), so every request
+ *   is full. A member PATCH refused there is sent again through `patchGroupMembers` with the
+ *   members that exist, which also isolates a refused value.
+ * - Hooks: `beforeBatch` / `afterBatch` frame each request (a Bulk request is one batch), so
  *   that a caller can record a whole request durably at once (group commit).
+ * - Memory: outcomes are handed to the hooks and the audit log as they settle; the result keeps
+ *   counters and the outcomes that did not succeed, not every outcome. One Bulk request is built
+ *   at a time, just before it is sent.
  * - A failed operation is not retried here beyond the client's retries: the next run
  *   recomputes the plan and tries again.
  */
@@ -23,6 +28,7 @@ import { ScimResponseError } from "../errors.js";
 import { addMembers, patchRequest, removeMember } from "../scim/patch.js";
 import { SCHEMA_PATCH_OP, SCHEMA_USER } from "../scim/types.js";
 import type { BulkOperation, BulkOperationResponse, PatchOperation, ScimClientApi, ScimUser } from "../scim/types.js";
+import { bulkOperationSize, bulkRequestOverhead } from "../scim/bulk.js";
 import type { MemberRef, SyncOperation } from "./plan-types.js";
 
 export type OperationStatus = "done" | "failed" | "skipped";
@@ -92,13 +98,22 @@ export interface ExecutorOptions {
   signal?: AbortSignal;
 }
 
+export type OperationCounts = Record<SyncOperation["op"], number>;
+
+/**
+ * What the execution did, as counters: every outcome went to the hooks and the audit log as
+ * it settled; only the outcomes that did not succeed are kept.
+ */
 export interface ExecutionResult {
-  outcomes: OperationOutcome[];
   done: number;
   failed: number;
   skipped: number;
+  /** operations done, by kind */
+  doneByOp: OperationCounts;
   membershipsAdded: number;
   membershipsRemoved: number;
+  /** the failed and skipped operations, in plan order (without the returned users) */
+  failures: OperationOutcome[];
 }
 
 type Phase = "users" | "members" | "deactivate" | "delete";
@@ -116,6 +131,10 @@ const PHASE_OF: Record<SyncOperation["op"], Phase> = {
 
 const PHASES: Phase[] = ["users", "members", "deactivate", "delete"];
 
+type Item = { operation: SyncOperation; index: number };
+
+const stopped = (item: Item): OperationOutcome => ({ index: item.index, operation: item.operation, status: "skipped", error: "the run was stopped" });
+
 /** Apply `operations` in the safe order. Never throws for an operation's failure. */
 export async function executePlan(
   client: ScimClientApi,
@@ -125,16 +144,26 @@ export async function executePlan(
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const batchSize = Math.max(1, options.batchSize ?? 100);
   const now = options.now ?? (() => new Date());
-  const outcomes: OperationOutcome[] = [];
-  /** externalId → scimId of users created in this run */
+  const result: ExecutionResult = {
+    done: 0,
+    failed: 0,
+    skipped: 0,
+    doneByOp: { createUser: 0, adoptUser: 0, updateUser: 0, reactivateUser: 0, addMembers: 0, removeMembers: 0, deactivateUser: 0, deleteUser: 0 },
+    membershipsAdded: 0,
+    membershipsRemoved: 0,
+    failures: [],
+  };
+  /** externalId → scimId of users created in this run (for a member phase of its own) */
   const created = new Map<string, string>();
-  /** externalIds whose create failed or was skipped */
+  /** externalIds whose create failed or was skipped (for a member phase of its own) */
   const notCreated = new Set<string>();
+  /** the member changes go out with the users, in one Bulk stream: creates are resolved there */
+  let streamed = false;
   /** users whose deactivation failed: their delete is skipped */
   const notDeactivated = new Set<string>();
 
   let bulk: { maxOperations: number; maxPayloadSize: number } | undefined;
-  if (options.bulk !== false && operations.length > 0 && (operations.length > 1 || memberPieceCount(operations.map((operation) => ({ operation })), batchSize) > 1)) {
+  if (options.bulk !== false && operations.length > 0 && (operations.length > 1 || memberPieceCount(operations, batchSize) > 1)) {
     try {
       const caps = await client.capabilities();
       if (caps.bulk.supported && caps.bulk.maxOperations > 1) bulk = { maxOperations: caps.bulk.maxOperations, maxPayloadSize: caps.bulk.maxPayloadSize };
@@ -146,9 +175,17 @@ export async function executePlan(
   const finishMany = async (batch: OperationOutcome[]): Promise<void> => {
     if (batch.length === 0) return;
     for (const outcome of batch) {
-      outcomes.push(outcome);
       const op = outcome.operation;
-      if (op.op === "createUser") {
+      if (outcome.status === "done") {
+        result.done++;
+        result.doneByOp[op.op]++;
+      } else {
+        if (outcome.status === "failed") result.failed++;
+        else result.skipped++;
+      }
+      result.membershipsAdded += outcome.members?.added.length ?? 0;
+      result.membershipsRemoved += outcome.members?.removed.length ?? 0;
+      if (op.op === "createUser" && !streamed) {
         if (outcome.status === "done" && outcome.scimId) created.set(op.externalId, outcome.scimId);
         else notCreated.add(op.externalId);
       }
@@ -157,38 +194,44 @@ export async function executePlan(
     }
     await options.hooks?.afterBatch?.(batch);
     for (const outcome of batch) await options.hooks?.afterOperation?.(outcome);
-    // the returned user is for the hooks (the snapshot records it); the result keeps ids only
-    for (const outcome of batch) delete outcome.user;
+    // the returned user is for the hooks (the snapshot records it); the result keeps what did not succeed, ids only
+    for (const outcome of batch) {
+      if (outcome.status === "done") continue;
+      delete outcome.user;
+      result.failures.push(outcome);
+    }
   };
   const finish = (outcome: OperationOutcome): Promise<void> => finishMany([outcome]);
 
-  const indexed = operations.map((operation, index) => ({ operation, index }));
-  /** the member phase already went out with the users phase (see `runStream`) */
-  let membersDone = false;
+  const byPhase: Record<Phase, Item[]> = { users: [], members: [], deactivate: [], delete: [] };
+  operations.forEach((operation, index) => byPhase[PHASE_OF[operation.op]].push({ operation, index }));
   for (const phase of PHASES) {
-    if (phase === "members" && membersDone) continue;
-    const items = indexed.filter((i) => PHASE_OF[i.operation.op] === phase);
+    const items = byPhase[phase];
+    byPhase[phase] = [];
+    if (phase === "members" && streamed) continue;
     if (items.length === 0) continue;
-    const runnable: typeof items = [];
+    const runnable: Item[] = [];
     for (const item of items) {
       const skip = dependencySkip(item.operation, notCreated, notDeactivated);
       if (skip) await finish({ index: item.index, operation: item.operation, status: "skipped", error: skip });
       else runnable.push(item);
     }
     if (options.signal?.aborted) {
-      for (const item of runnable) await finish({ index: item.index, operation: item.operation, status: "skipped", error: "the run was stopped" });
+      await finishMany(runnable.map(stopped));
       continue;
     }
     if (bulk && (phase === "users" || phase === "members")) {
-      const sendable = phase === "users" ? runnable.filter((i) => !(i.operation.op === "adoptUser" && i.operation.patch.length === 0)) : [];
-      for (const item of runnable) {
-        if (phase === "users" && !sendable.includes(item)) await runSingle(client, item, batchSize, created, options, finish);
-      }
-      const members = phase === "users" ? indexed.filter((i) => PHASE_OF[i.operation.op] === "members") : runnable;
+      const sendable: Item[] = [];
+      const local: Item[] = [];
+      // an adoption with nothing to change sends no request
+      if (phase === "users") for (const item of runnable) (item.operation.op === "adoptUser" && item.operation.patch.length === 0 ? local : sendable).push(item);
+      for (const item of local) await runSingle(client, item, batchSize, created, options, finish);
+      const members = phase === "users" ? byPhase.members : runnable;
       // more than one request's worth: user operations and member changes share `/Bulk` requests
-      if (sendable.length + memberPieceCount(members, batchSize) > 1) {
-        await runStream(client, sendable, members, batchSize, created, bulk, options, finishMany);
-        membersDone = true;
+      if (sendable.length + memberPieceCount(members.map((i) => i.operation), batchSize) > 1) {
+        streamed = true;
+        byPhase.members = [];
+        await runStream(client, sendable, members, batchSize, bulk, options, finishMany);
         continue;
       }
       if (phase === "users") {
@@ -199,7 +242,7 @@ export async function executePlan(
     if (bulk && (phase === "deactivate" || phase === "delete")) {
       for (const chunk of chunks(runnable, bulk.maxOperations, bulk.maxPayloadSize)) {
         if (options.signal?.aborted) {
-          for (const item of chunk) await finish({ index: item.index, operation: item.operation, status: "skipped", error: "the run was stopped" });
+          await finishMany(chunk.map(stopped));
           continue;
         }
         if (chunk.length === 1) await runSingle(client, chunk[0]!, batchSize, created, options, finish);
@@ -209,7 +252,7 @@ export async function executePlan(
     }
     if (phase === "members") {
       // one PATCH stream per group, adds and removes together
-      const byGroup = new Map<string, typeof runnable>();
+      const byGroup = new Map<string, Item[]>();
       for (const item of runnable) {
         const groupId = (item.operation as { groupId: string }).groupId;
         const list = byGroup.get(groupId);
@@ -218,7 +261,7 @@ export async function executePlan(
       }
       await pool([...byGroup], concurrency, async ([groupId, groupItems]) => {
         if (options.signal?.aborted) {
-          await finishMany(groupItems.map((item) => ({ index: item.index, operation: item.operation, status: "skipped" as const, error: "the run was stopped" })));
+          await finishMany(groupItems.map(stopped));
           return;
         }
         await runGroupMembers(client, groupId, groupItems, batchSize, created, options, finishMany);
@@ -227,28 +270,15 @@ export async function executePlan(
     }
     await pool(runnable, concurrency, async (item) => {
       if (options.signal?.aborted) {
-        await finish({ index: item.index, operation: item.operation, status: "skipped", error: "the run was stopped" });
+        await finish(stopped(item));
         return;
       }
       await runSingle(client, item, batchSize, created, options, finish);
     });
   }
 
-  outcomes.sort((a, b) => a.index - b.index);
-  let membershipsAdded = 0;
-  let membershipsRemoved = 0;
-  for (const o of outcomes) {
-    membershipsAdded += o.members?.added.length ?? 0;
-    membershipsRemoved += o.members?.removed.length ?? 0;
-  }
-  return {
-    outcomes,
-    done: outcomes.filter((o) => o.status === "done").length,
-    failed: outcomes.filter((o) => o.status === "failed").length,
-    skipped: outcomes.filter((o) => o.status === "skipped").length,
-    membershipsAdded,
-    membershipsRemoved,
-  };
+  result.failures.sort((a, b) => a.index - b.index);
+  return result;
 }
 
 function dependencySkip(op: SyncOperation, notCreated: Set<string>, notDeactivated: Set<string>): string | undefined {
@@ -415,10 +445,9 @@ function userBulkOutcomes(chunk: { operation: SyncOperation; index: number }[], 
   return settled;
 }
 
+
 interface MemberAccount {
-  item: { operation: SyncOperation; index: number };
-  /** the operation as sent (members resolved to Catalog ids when they are known) */
-  resolved: SyncOperation;
+  item: Item;
   kind: "add" | "remove";
   group: GroupQueue;
   added: string[];
@@ -426,13 +455,12 @@ interface MemberAccount {
   failed: string[];
   skipped: string[];
   firstError?: { error: string; httpStatus?: number };
-  /** pieces sent or ready that carry some of its values */
+  /** pieces formed (ready or sent) that carry some of its entries, not answered yet */
   remaining: number;
-  /** values waiting in its group's queue */
+  /** entries waiting in its group's queue */
   queued: number;
-  /** members whose create is still to be answered */
+  /** members whose create is not placed in a request yet */
   waiting: number;
-  seen: Set<string>;
   started: boolean;
   allFailedCreates: boolean;
 }
@@ -440,27 +468,404 @@ interface MemberAccount {
 interface GroupQueue {
   groupId: string;
   key: number;
-  pending: { account: MemberAccount; value: string }[];
+  pending: MemberEntry[];
+  /** member creates not placed yet, over all its accounts */
   waiting: number;
   sent: number;
+}
+
+/**
+ * One member change: a known Catalog id (`value`), or a user created in this stream: `ref` is
+ * the create's `bulkId`, `request` the request it was placed in; `value` is set once its create
+ * is answered, `bad` when the create failed.
+ */
+interface MemberEntry {
+  account: MemberAccount;
+  value?: string;
+  ref?: string;
+  request?: number;
+  externalId?: string;
+  bad?: boolean;
 }
 
 /** One member PATCH: up to `batchSize` changes of one group, adds and removes together (RFC 7644 §3.5.2). */
 interface MemberPiece {
   group: GroupQueue;
-  parts: { account: MemberAccount; values: string[] }[];
-  op: BulkOperation;
+  entries: MemberEntry[];
+  accounts: MemberAccount[];
 }
 
-/** The member changes of a PATCH body: one `add` of explicit values, one `remove` per value. */
+/**
+ * The users phase and the member changes as one ordered stream of Bulk operations, cut into
+ * requests of at most `maxOperations` operations and `maxPayloadSize` bytes (RFC 7644 §3.7).
+ * The stream is the per-user operations in plan order; right after a create, every group that
+ * now has `batchSize` changes whose creates are placed gets its member PATCH, and a group's last
+ * partial PATCH follows its last create. A member created in the same request is named by
+ * `bulkId:<id>` (after its create, RFC 7644 §3.7.2), one created by an earlier request by its
+ * Catalog id. Requests go out one at a time, each built just before it is sent, so every
+ * request but the last is full when the payload limit allows: ceil(operations / maxOperations).
+ * A member PATCH answered 400 (a refused value), or 409/404 while it names a create of its
+ * request (a `bulkId` the Catalog could not resolve), is sent again through
+ * `patchGroupMembers` with the members that exist; a member whose create failed is skipped.
+ */
+async function runStream(
+  client: ScimClientApi,
+  users: Item[],
+  memberItems: Item[],
+  batchSize: number,
+  limits: { maxOperations: number; maxPayloadSize: number },
+  options: ExecutorOptions,
+  finishMany: (o: OperationOutcome[]) => Promise<void>,
+): Promise<void> {
+  const groups = new Map<string, GroupQueue>();
+  const unsettled = new Set<MemberAccount>();
+  /** externalId of a create in the stream → the member operations naming it (dropped once placed) */
+  const waitingFor = new Map<string, MemberAccount[]>();
+  const ready: MemberPiece[] = [];
+
+  const emit = (g: GroupQueue): void => {
+    const final = g.waiting === 0;
+    while (g.pending.length >= batchSize || (final && g.pending.length > 0)) {
+      const entries = g.pending.splice(0, batchSize);
+      const accounts = new Set<MemberAccount>();
+      for (const e of entries) {
+        e.account.queued--;
+        accounts.add(e.account);
+      }
+      for (const a of accounts) a.remaining++;
+      ready.push({ group: g, entries, accounts: [...accounts] });
+    }
+  };
+  const settleable = (a: MemberAccount): boolean => a.waiting === 0 && a.queued === 0 && a.remaining === 0;
+  const settle = (candidates: Iterable<MemberAccount>, out: OperationOutcome[]): void => {
+    for (const a of candidates) {
+      if (!unsettled.has(a) || !settleable(a)) continue;
+      unsettled.delete(a);
+      out.push(memberOutcome(a, false));
+    }
+  };
+  const accept = (a: MemberAccount, value: string): void => {
+    (a.kind === "add" ? a.added : a.removed).push(value);
+  };
+  const fail = (a: MemberAccount, value: string, e: { error: string; httpStatus?: number }): void => {
+    a.failed.push(value);
+    a.firstError ??= e;
+  };
+  /** a member whose create failed (or was never sent) */
+  const skip = (e: MemberEntry): void => {
+    e.account.skipped.push(e.externalId ?? e.value ?? "");
+  };
+
+  {
+    const inStream = new Set<string>();
+    for (const item of users) if (item.operation.op === "createUser") inStream.add(item.operation.externalId);
+    const initial: OperationOutcome[] = [];
+    for (const item of memberItems) {
+      const op = item.operation;
+      if (op.op !== "addMembers" && op.op !== "removeMembers") continue;
+      let g = groups.get(op.groupId);
+      if (!g) {
+        g = { groupId: op.groupId, key: item.index, pending: [], waiting: 0, sent: 0 };
+        groups.set(op.groupId, g);
+      }
+      const a: MemberAccount = {
+        item,
+        kind: op.op === "addMembers" ? "add" : "remove",
+        group: g,
+        added: [],
+        removed: [],
+        failed: [],
+        skipped: [],
+        remaining: 0,
+        queued: 0,
+        waiting: 0,
+        started: false,
+        allFailedCreates: op.op === "addMembers" && op.members.length > 0,
+      };
+      const seen = new Set<string>();
+      const known = (value: string): void => {
+        if (seen.has(value)) return;
+        seen.add(value);
+        a.queued++;
+        g.pending.push({ account: a, value });
+      };
+      if (op.op === "removeMembers") for (const id of op.scimIds) known(id);
+      else {
+        for (const m of op.members) {
+          if ("scimId" in m) {
+            a.allFailedCreates = false;
+            known(m.scimId);
+          } else if (inStream.has(m.externalId)) {
+            if (seen.has(`\0${m.externalId}`)) continue;
+            seen.add(`\0${m.externalId}`);
+            a.waiting++;
+            g.waiting++;
+            const list = waitingFor.get(m.externalId);
+            if (list) list.push(a);
+            else waitingFor.set(m.externalId, [a]);
+          } else {
+            a.allFailedCreates = false;
+            a.skipped.push(m.externalId);
+          }
+        }
+      }
+      if (settleable(a)) initial.push(memberOutcome(a, false));
+      else unsettled.add(a);
+    }
+    await finishMany(initial);
+  }
+  for (const g of groups.values()) emit(g);
+
+  const overhead = bulkRequestOverhead();
+  const maxBytes = limits.maxPayloadSize > 0 ? limits.maxPayloadSize : Number.POSITIVE_INFINITY;
+  let u = 0;
+  let request = 0;
+  while ((ready.length > 0 || u < users.length) && !options.signal?.aborted) {
+    request++;
+    const ops: BulkOperation[] = [];
+    let size = overhead;
+    const fits = (bytes: number): boolean => ops.length === 0 || size + 1 + bytes <= maxBytes;
+    const add = (op: BulkOperation, bytes: number): void => {
+      size += bytes + (ops.length > 0 ? 1 : 0);
+      ops.push(op);
+    };
+    const sentUsers: Item[] = [];
+    const sentPieces: { piece: MemberPiece; bulkId: string; sent: MemberEntry[] }[] = [];
+    /** `bulkId` of a create in this request → the member entries naming it */
+    const placed = new Map<string, MemberEntry[]>();
+    const starting: MemberAccount[] = [];
+    /** accounts whose state changed without a request (a piece left empty) */
+    const touched = new Set<MemberAccount>();
+    while (ops.length < limits.maxOperations) {
+      const piece = ready[0];
+      if (piece) {
+        const adds: string[] = [];
+        const removes: string[] = [];
+        const sent: MemberEntry[] = [];
+        const dropped: MemberEntry[] = [];
+        for (const e of piece.entries) {
+          const value = e.value ?? (!e.bad && e.request === request ? `bulkId:${e.ref}` : undefined);
+          if (value === undefined) {
+            dropped.push(e);
+            continue;
+          }
+          (e.account.kind === "add" ? adds : removes).push(value);
+          sent.push(e);
+        }
+        if (sent.length === 0) {
+          ready.shift();
+          for (const e of dropped) skip(e);
+          for (const a of piece.accounts) {
+            a.remaining--;
+            touched.add(a);
+          }
+          continue;
+        }
+        const bulkId = `m-${piece.group.key}-${piece.group.sent}`;
+        const op: BulkOperation = { method: "PATCH", bulkId, path: `/Groups/${encodeURIComponent(piece.group.groupId)}`, data: patchRequest(memberPatchOperations(adds, removes)) };
+        const bytes = bulkOperationSize(op);
+        if (!fits(bytes)) break;
+        ready.shift();
+        piece.group.sent++;
+        add(op, bytes);
+        for (const e of dropped) skip(e);
+        sentPieces.push({ piece, bulkId, sent });
+        for (const a of piece.accounts) {
+          if (a.started) continue;
+          a.started = true;
+          starting.push(a);
+        }
+        continue;
+      }
+      const item = users[u];
+      if (!item) break;
+      const op = toBulkOperation(item.operation, `op-${item.index}`);
+      const bytes = bulkOperationSize(op);
+      if (!fits(bytes)) break;
+      add(op, bytes);
+      u++;
+      sentUsers.push(item);
+      if (item.operation.op !== "createUser") continue;
+      const accounts = waitingFor.get(item.operation.externalId);
+      if (!accounts) continue;
+      waitingFor.delete(item.operation.externalId);
+      const entries: MemberEntry[] = [];
+      for (const a of accounts) {
+        a.waiting--;
+        a.group.waiting--;
+        const e: MemberEntry = { account: a, ref: `op-${item.index}`, request, externalId: item.operation.externalId };
+        a.queued++;
+        a.group.pending.push(e);
+        entries.push(e);
+      }
+      placed.set(`op-${item.index}`, entries);
+      // the member PATCHes this create completes come right after it
+      for (const a of accounts) emit(a.group);
+    }
+
+    const settledNow: OperationOutcome[] = [];
+    if (ops.length === 0) {
+      settle(touched, settledNow);
+      await finishMany(settledNow);
+      continue;
+    }
+    const announce: Item[] = [...sentUsers, ...starting.map((a) => a.item)];
+    await options.hooks?.beforeBatch?.(announce);
+    for (const item of announce) await options.hooks?.beforeOperation?.(item.index, item.operation);
+
+    let responses: BulkOperationResponse[] | undefined;
+    let thrown: unknown;
+    try {
+      responses = await client.bulk(ops);
+    } catch (e) {
+      thrown = e;
+    }
+    ops.length = 0;
+    const userOutcomes: OperationOutcome[] = responses
+      ? userBulkOutcomes(
+          sentUsers,
+          responses.filter((r) => !r.bulkId?.startsWith("m-")),
+        )
+      : sentUsers.map((item) => ({ index: item.index, operation: item.operation, status: "failed" as const, ...scimIdOf(item.operation), ...errorOf(thrown) }));
+    // the members created in this request: their Catalog ids, or a failed create
+    for (const o of userOutcomes) {
+      if (o.operation.op !== "createUser") continue;
+      const entries = placed.get(`op-${o.index}`);
+      if (!entries) continue;
+      for (const e of entries) {
+        if (o.status === "done" && o.scimId) {
+          e.value = o.scimId;
+          e.account.allFailedCreates = false;
+        } else e.bad = true;
+      }
+    }
+    const byBulkId = new Map<string, BulkOperationResponse>();
+    for (const r of responses ?? []) if (r.bulkId?.startsWith("m-")) byBulkId.set(r.bulkId, r);
+    for (const { piece, bulkId, sent } of sentPieces) {
+      const r = byBulkId.get(bulkId);
+      const status = r ? Number(r.status) : 0;
+      if (r && status >= 200 && status < 300) {
+        for (const e of sent) {
+          if (e.value !== undefined) accept(e.account, e.value);
+          else skip(e);
+        }
+      } else if (r && (status === 400 || ((status === 409 || status === 404) && sent.some((e) => e.request === request && e.ref !== undefined)))) {
+        await resendMembers(client, piece.group.groupId, sent, batchSize, { accept, fail, skip });
+      } else {
+        const err = r
+          ? { httpStatus: status, error: `bulk PATCH failed with ${status}${bulkDetail(r)}` }
+          : responses
+            ? { error: "no result in the bulk response" }
+            : errorOf(thrown);
+        for (const e of sent) {
+          if (e.value !== undefined) fail(e.account, e.value, err);
+          else skip(e);
+        }
+      }
+      for (const a of piece.accounts) {
+        a.remaining--;
+        touched.add(a);
+      }
+    }
+    settledNow.push(...userOutcomes);
+    settle(touched, settledNow);
+    await finishMany(settledNow);
+  }
+
+  // stopped: what was not sent is reported, nothing more goes out
+  const rest: OperationOutcome[] = [];
+  for (; u < users.length; u++) {
+    const item = users[u]!;
+    rest.push(stopped(item));
+    if (item.operation.op !== "createUser") continue;
+    for (const a of waitingFor.get(item.operation.externalId) ?? []) {
+      a.waiting--;
+      a.group.waiting--;
+      a.skipped.push(item.operation.externalId);
+    }
+  }
+  const unsent = [...ready.flatMap((p) => p.entries), ...[...groups.values()].flatMap((g) => g.pending)];
+  for (const e of unsent) {
+    if (e.value === undefined) skip(e);
+    else if (e.account.started) fail(e.account, e.value, { error: "the run was stopped" });
+  }
+  for (const a of unsettled) rest.push(memberOutcome(a, options.signal?.aborted === true));
+  await finishMany(rest);
+}
+
+/** A member PATCH the Bulk request did not apply, again through `patchGroupMembers` with the members that exist. */
+async function resendMembers(
+  client: ScimClientApi,
+  groupId: string,
+  entries: MemberEntry[],
+  batchSize: number,
+  record: {
+    accept(a: MemberAccount, value: string): void;
+    fail(a: MemberAccount, value: string, e: { error: string; httpStatus?: number }): void;
+    skip(e: MemberEntry): void;
+  },
+): Promise<void> {
+  const live: MemberEntry[] = [];
+  for (const e of entries) {
+    if (e.value === undefined) record.skip(e);
+    else live.push(e);
+  }
+  if (live.length === 0) return;
+  const add = live.filter((e) => e.account.kind === "add").map((e) => e.value!);
+  const remove = live.filter((e) => e.account.kind === "remove").map((e) => e.value!);
+  try {
+    const res = await client.patchGroupMembers(groupId, { ...(add.length > 0 ? { add } : {}), ...(remove.length > 0 ? { remove } : {}) }, { batchSize });
+    const added = new Set(res.added);
+    const removed = new Set(res.removed);
+    const refused = new Map(res.failed.map((f) => [`${f.op}:${f.value}`, f.error] as const));
+    for (const e of live) {
+      const v = e.value!;
+      if ((e.account.kind === "add" ? added : removed).has(v)) record.accept(e.account, v);
+      else {
+        const err = refused.get(`${e.account.kind}:${v}`);
+        record.fail(e.account, v, err !== undefined ? { error: errorOf(err).error, ...statusOf(err) } : { error: "the member change was not applied" });
+      }
+    }
+  } catch (err) {
+    for (const e of live) record.fail(e.account, e.value!, errorOf(err));
+  }
+}
+
+function bulkDetail(r: BulkOperationResponse): string {
+  const detail = (r.response as { detail?: unknown } | undefined)?.detail;
+  return typeof detail === "string" ? `: ${detail.slice(0, 200)}` : "";
+}
+
+/** The outcome of a member operation once every change of it is settled. */
+function memberOutcome(a: MemberAccount, stoppedRun: boolean): OperationOutcome {
+  const base = { index: a.item.index, operation: a.item.operation };
+  const members = { added: a.added, removed: a.removed, failed: a.failed, skipped: a.skipped };
+  if (a.added.length + a.removed.length + a.failed.length === 0) {
+    return {
+      ...base,
+      status: "skipped",
+      members,
+      error: stoppedRun ? "the run was stopped" : a.allFailedCreates ? "every member's create failed in this run" : "no member could be resolved",
+    };
+  }
+  if (a.failed.length === 0) return { ...base, status: "done", members };
+  return {
+    ...base,
+    status: "failed",
+    members,
+    error: a.firstError && a.added.length + a.removed.length === 0 ? a.firstError.error : `${a.failed.length} member value(s) refused`,
+    ...(a.firstError?.httpStatus !== undefined ? { httpStatus: a.firstError.httpStatus } : {}),
+  };
+}
+
 function memberPatchOperations(adds: string[], removes: string[]): PatchOperation[] {
   return [...(adds.length > 0 ? [addMembers(adds)] : []), ...removes.map((v) => removeMember(v))];
 }
 
 /** PATCHes a group needs for its member changes (adds and removes share batches). */
-function memberPieceCount(items: readonly { operation: SyncOperation }[], batchSize: number): number {
+function memberPieceCount(operations: readonly SyncOperation[], batchSize: number): number {
   const perGroup = new Map<string, number>();
-  for (const { operation: op } of items) {
+  for (const op of operations) {
     const n = op.op === "addMembers" ? op.members.length : op.op === "removeMembers" ? op.scimIds.length : 0;
     if (n > 0 && "groupId" in op) perGroup.set(op.groupId, (perGroup.get(op.groupId) ?? 0) + n);
   }
@@ -543,283 +948,6 @@ async function runGroupMembers(
  * A member PATCH refused with 400 is sent again through `patchGroupMembers`, which isolates
  * the refused value.
  */
-async function runStream(
-  client: ScimClientApi,
-  users: { operation: SyncOperation; index: number }[],
-  memberItems: { operation: SyncOperation; index: number }[],
-  batchSize: number,
-  created: Map<string, string>,
-  limits: { maxOperations: number; maxPayloadSize: number },
-  options: ExecutorOptions,
-  finishMany: (o: OperationOutcome[]) => Promise<void>,
-): Promise<void> {
-  const accounts: MemberAccount[] = [];
-  const groups = new Map<string, GroupQueue>();
-  const waitingFor = new Map<string, MemberAccount[]>();
-  const ready: { piece: MemberPiece; size: number }[] = [];
-  const inStream = new Set<string>();
-  for (const item of users) if (item.operation.op === "createUser") inStream.add(item.operation.externalId);
-  const emit = (g: GroupQueue): void => {
-    const final = g.waiting === 0;
-    while (g.pending.length >= batchSize || (final && g.pending.length > 0)) {
-      const entries = g.pending.splice(0, batchSize);
-      const byAccount = new Map<MemberAccount, string[]>();
-      const adds: string[] = [];
-      const removes: string[] = [];
-      for (const e of entries) {
-        e.account.queued--;
-        const list = byAccount.get(e.account);
-        if (list) list.push(e.value);
-        else byAccount.set(e.account, [e.value]);
-        (e.account.kind === "add" ? adds : removes).push(e.value);
-      }
-      const op: BulkOperation = {
-        method: "PATCH",
-        bulkId: `m-${g.key}-${g.sent++}`,
-        path: `/Groups/${encodeURIComponent(g.groupId)}`,
-        data: patchRequest(memberPatchOperations(adds, removes)),
-      };
-      for (const a of byAccount.keys()) a.remaining++;
-      ready.push({ piece: { group: g, parts: [...byAccount].map(([account, values]) => ({ account, values })), op }, size: Buffer.byteLength(JSON.stringify(op)) + 1 });
-    }
-  };
-  const known = (a: MemberAccount, id: string): void => {
-    if (a.seen.has(id)) return;
-    a.seen.add(id);
-    a.queued++;
-    a.group.pending.push({ account: a, value: id });
-  };
-  const unresolved: OperationOutcome[] = [];
-  for (const item of memberItems) {
-    const op = item.operation;
-    if (op.op !== "addMembers" && op.op !== "removeMembers") continue;
-    let g = groups.get(op.groupId);
-    if (!g) {
-      g = { groupId: op.groupId, key: item.index, pending: [], waiting: 0, sent: 0 };
-      groups.set(op.groupId, g);
-    }
-    const a: MemberAccount = {
-      item,
-      resolved: op,
-      kind: op.op === "addMembers" ? "add" : "remove",
-      group: g,
-      added: [],
-      removed: [],
-      failed: [],
-      skipped: [],
-      remaining: 0,
-      queued: 0,
-      waiting: 0,
-      seen: new Set(),
-      started: false,
-      allFailedCreates: op.op === "addMembers" && op.members.length > 0,
-    };
-    if (op.op === "removeMembers") {
-      for (const id of op.scimIds) known(a, id);
-    } else {
-      const resolvedIds: string[] = [];
-      for (const m of op.members) {
-        const id = "scimId" in m ? m.scimId : created.get(m.externalId);
-        if (id) {
-          a.allFailedCreates = false;
-          resolvedIds.push(id);
-          known(a, id);
-        } else if (inStream.has((m as { externalId: string }).externalId)) {
-          a.waiting++;
-          g.waiting++;
-          const externalId = (m as { externalId: string }).externalId;
-          const list = waitingFor.get(externalId);
-          if (list) list.push(a);
-          else waitingFor.set(externalId, [a]);
-        } else {
-          a.allFailedCreates = false;
-          a.skipped.push((m as { externalId: string }).externalId);
-        }
-      }
-      if (a.waiting === 0) {
-        if (resolvedIds.length === 0) {
-          unresolved.push({ index: item.index, operation: op, status: "skipped", members: { added: [], removed: [], failed: [], skipped: a.skipped }, error: "no member could be resolved" });
-          continue;
-        }
-        a.resolved = { ...op, members: resolvedIds.map((scimId) => ({ scimId })) };
-      }
-    }
-    accounts.push(a);
-  }
-  await finishMany(unresolved);
-  for (const g of groups.values()) emit(g);
-
-  const userSizes = users.map((item) => Buffer.byteLength(JSON.stringify(toBulkOperation(item.operation, `op-${item.index}`))) + 1);
-  const limit = limits.maxPayloadSize > 0 ? Math.floor(limits.maxPayloadSize * 0.9) : Number.POSITIVE_INFINITY;
-  const settled = new Set<MemberAccount>();
-  const settleable = (a: MemberAccount): boolean => !settled.has(a) && a.started && a.waiting === 0 && a.queued === 0 && a.remaining === 0;
-  const accept = (a: MemberAccount, values: string[]): void => {
-    (a.kind === "add" ? a.added : a.removed).push(...values);
-  };
-  const fail = (a: MemberAccount, values: string[], e: { error: string; httpStatus?: number }): void => {
-    a.failed.push(...values);
-    a.firstError ??= e;
-  };
-  let u = 0;
-  for (;;) {
-    const batch: { operation: SyncOperation; index: number }[] = [];
-    const pieces: MemberPiece[] = [];
-    let size = 200;
-    // the member PATCHes that are ready first (they are consumed as they form), then per-user operations up to the limits
-    while (ready.length > 0 && pieces.length < limits.maxOperations && (pieces.length === 0 || size + ready[0]!.size <= limit)) {
-      const next = ready.shift()!;
-      pieces.push(next.piece);
-      size += next.size;
-    }
-    while (u < users.length && pieces.length + batch.length < limits.maxOperations && (pieces.length + batch.length === 0 || size + userSizes[u]! <= limit)) {
-      batch.push(users[u]!);
-      size += userSizes[u]!;
-      u++;
-    }
-    if (pieces.length + batch.length === 0) break;
-
-    if (options.signal?.aborted) {
-      const stopped: OperationOutcome[] = batch.map((item) => ({ index: item.index, operation: item.operation, status: "skipped" as const, error: "the run was stopped" }));
-      for (const item of batch) {
-        const op = item.operation;
-        if (op.op !== "createUser") continue;
-        for (const a of waitingFor.get(op.externalId) ?? []) {
-          a.waiting--;
-          a.group.waiting--;
-          a.skipped.push(op.externalId);
-        }
-      }
-      for (const p of pieces) {
-        for (const part of p.parts) {
-          part.account.remaining--;
-          if (part.account.started) fail(part.account, part.values, { error: "the run was stopped" });
-          else part.account.skipped.push(...part.values);
-        }
-      }
-      await finishMany(stopped);
-      continue;
-    }
-
-    const starting = [...new Set(pieces.flatMap((p) => p.parts.map((part) => part.account)))].filter((a) => !a.started);
-    for (const a of starting) a.started = true;
-    const announce = [...batch, ...starting.map((a) => ({ index: a.item.index, operation: a.resolved }))];
-    await options.hooks?.beforeBatch?.(announce);
-    for (const item of announce) await options.hooks?.beforeOperation?.(item.index, item.operation);
-
-    const ops = [...batch.map((item) => toBulkOperation(item.operation, `op-${item.index}`)), ...pieces.map((p) => p.op)];
-    let responses: BulkOperationResponse[] | undefined;
-    let thrown: unknown;
-    try {
-      responses = await client.bulk(ops);
-    } catch (e) {
-      thrown = e;
-    }
-    const userOutcomes: OperationOutcome[] = responses
-      ? userBulkOutcomes(
-          batch,
-          responses.filter((r) => !r.bulkId?.startsWith("m-")),
-        )
-      : batch.map((item) => ({ index: item.index, operation: item.operation, status: "failed" as const, ...scimIdOf(item.operation), ...errorOf(thrown) }));
-    const byBulkId = new Map((responses ?? []).filter((r) => r.bulkId).map((r) => [r.bulkId!, r]));
-    for (const p of pieces) {
-      for (const part of p.parts) part.account.remaining--;
-      if (!responses) {
-        for (const part of p.parts) fail(part.account, part.values, errorOf(thrown));
-        continue;
-      }
-      const r = byBulkId.get(p.op.bulkId!);
-      const status = r ? Number(r.status) : 0;
-      if (r && status >= 200 && status < 300) {
-        for (const part of p.parts) accept(part.account, part.values);
-        continue;
-      }
-      if (status === 400) {
-        // a refused value: the same changes again through PATCH, which isolates it (and treats a missing member to remove as done)
-        const add = p.parts.filter((x) => x.account.kind === "add").flatMap((x) => x.values);
-        const remove = p.parts.filter((x) => x.account.kind === "remove").flatMap((x) => x.values);
-        try {
-          const res = await client.patchGroupMembers(p.group.groupId, { ...(add.length > 0 ? { add } : {}), ...(remove.length > 0 ? { remove } : {}) }, { batchSize });
-          const added = new Set(res.added);
-          const removed = new Set(res.removed);
-          const refused = new Map(res.failed.map((f) => [`${f.op}:${f.value}`, f.error] as const));
-          for (const part of p.parts) {
-            const done = part.account.kind === "add" ? added : removed;
-            for (const v of part.values) {
-              if (done.has(v)) accept(part.account, [v]);
-              else {
-                const err = refused.get(`${part.account.kind}:${v}`);
-                fail(part.account, [v], err !== undefined ? { error: errorOf(err).error, ...statusOf(err) } : { error: "the member change was not applied" });
-              }
-            }
-          }
-        } catch (e) {
-          for (const part of p.parts) fail(part.account, part.values, errorOf(e));
-        }
-        continue;
-      }
-      const detail = (r?.response as { detail?: unknown } | undefined)?.detail;
-      const e = r ? { httpStatus: status, error: `bulk PATCH failed with ${status}${typeof detail === "string" ? `: ${detail.slice(0, 200)}` : ""}` } : { error: "no result in the bulk response" };
-      for (const part of p.parts) fail(part.account, part.values, e);
-    }
-    // the members created in this request become ready for the next ones
-    const touched = new Set<GroupQueue>();
-    for (const o of userOutcomes) {
-      const op = o.operation;
-      if (op.op !== "createUser") continue;
-      for (const a of waitingFor.get(op.externalId) ?? []) {
-        a.waiting--;
-        a.group.waiting--;
-        touched.add(a.group);
-        if (o.status === "done" && o.scimId) {
-          a.allFailedCreates = false;
-          known(a, o.scimId);
-        } else a.skipped.push(op.externalId);
-      }
-      waitingFor.delete(op.externalId);
-    }
-    for (const g of touched) emit(g);
-    const done: OperationOutcome[] = [...userOutcomes];
-    const candidates = new Set<MemberAccount>(pieces.flatMap((p) => p.parts.map((part) => part.account)));
-    for (const g of touched) for (const e of g.pending) candidates.add(e.account);
-    for (const a of candidates) {
-      if (!settleable(a)) continue;
-      settled.add(a);
-      done.push(memberOutcome(a));
-    }
-    await finishMany(done);
-  }
-  // operations that never sent a PATCH: every member's create failed, or the run was stopped
-  const rest: OperationOutcome[] = [];
-  for (const a of accounts) {
-    if (settled.has(a)) continue;
-    if (a.started) rest.push(memberOutcome(a));
-    else
-      rest.push({
-        index: a.item.index,
-        operation: a.item.operation,
-        status: "skipped",
-        members: { added: [], removed: [], failed: [], skipped: a.skipped },
-        error: options.signal?.aborted ? "the run was stopped" : a.allFailedCreates ? "every member's create failed in this run" : "no member could be resolved",
-      });
-  }
-  await finishMany(rest);
-}
-
-function memberOutcome(a: MemberAccount): OperationOutcome {
-  const failed = a.failed;
-  return {
-    index: a.item.index,
-    operation: a.item.operation,
-    status: failed.length > 0 ? "failed" : "done",
-    members: { added: a.added, removed: a.removed, failed, skipped: a.skipped },
-    ...(failed.length > 0
-      ? {
-          error: a.firstError && a.added.length + a.removed.length === 0 ? a.firstError.error : `${failed.length} member value(s) refused`,
-          ...(a.firstError?.httpStatus !== undefined ? { httpStatus: a.firstError.httpStatus } : {}),
-        }
-      : {}),
-  };
-}
 
 function chunkBySize<T extends { size: number }>(items: T[], maxOperations: number, maxPayloadSize: number): T[][] {
   const out: T[][] = [];

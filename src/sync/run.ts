@@ -743,31 +743,12 @@ function summarize(results: TargetRunResult[], meta: { mode: "live" | "snapshot"
       continue;
     }
     const e = r.execution;
-    for (const o of e.outcomes) {
-      if (o.status !== "done") continue;
-      switch (o.operation.op) {
-        case "createUser":
-          s.created++;
-          break;
-        case "adoptUser":
-          s.adopted++;
-          break;
-        case "updateUser":
-          s.updated++;
-          break;
-        case "reactivateUser":
-          s.reactivated++;
-          break;
-        case "deactivateUser":
-          s.deactivated++;
-          break;
-        case "deleteUser":
-          s.deleted++;
-          break;
-        default:
-          break;
-      }
-    }
+    s.created += e.doneByOp.createUser;
+    s.adopted += e.doneByOp.adoptUser;
+    s.updated += e.doneByOp.updateUser;
+    s.reactivated += e.doneByOp.reactivateUser;
+    s.deactivated += e.doneByOp.deactivateUser;
+    s.deleted += e.doneByOp.deleteUser;
     s.membershipsAdded += e.membershipsAdded;
     s.membershipsRemoved += e.membershipsRemoved;
     s.failed += e.failed;

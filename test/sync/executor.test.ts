@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ScimResponseError } from "../../src/errors.js";
-import { executePlan, type AuditEntry } from "../../src/sync/executor.js";
+import { executePlan as execute, type AuditEntry, type ExecutorOptions, type OperationOutcome } from "../../src/sync/executor.js";
 import type { SyncOperation } from "../../src/sync/plan-types.js";
 import type { BulkOperation, BulkOperationResponse, Capabilities, ScimClientApi, ScimUser } from "../../src/scim/types.js";
 
@@ -63,16 +63,19 @@ function fakeClient(options: { bulk?: boolean; failCreateFor?: string[]; failDea
     },
     async bulk(ops: BulkOperation[]): Promise<BulkOperationResponse[]> {
       writes.push(`BULK ${ops.length}`);
+      // bulkId references of this request (RFC 7644 §3.7.2)
+      const ids = new Map<string, string>();
       return ops.map((o) => {
         if (o.method === "POST") {
           const id = `u${++n}`;
+          ids.set(o.bulkId!, id);
           return { method: o.method, bulkId: o.bulkId!, status: "201", location: `http://x/Users/${id}`, response: { id, userName: (o.data as { userName: string }).userName } };
         }
         const group = /^\/Groups\/(.+)$/.exec(o.path)?.[1];
         if (group && o.method === "PATCH") {
           const set = members.get(decodeURIComponent(group))!;
           for (const p of (o.data as { Operations: { op: string; path: string; value?: { value: string }[] }[] }).Operations) {
-            if (p.op === "add") for (const v of p.value ?? []) set.add(v.value);
+            if (p.op === "add") for (const v of p.value ?? []) set.add(v.value.startsWith("bulkId:") ? ids.get(v.value.slice(7))! : v.value);
             else set.delete(/members\[value eq "(.+)"\]/.exec(p.path)![1]!);
           }
         }
@@ -81,6 +84,25 @@ function fakeClient(options: { bulk?: boolean; failCreateFor?: string[]; failDea
     },
   };
   return { client: client as ScimClientApi, users, members, writes, maxInFlight: () => maxInFlight };
+}
+
+/** Runs the plan and collects every outcome through the hooks (the result keeps counters and failures only). */
+async function executePlan(client: ScimClientApi, ops: SyncOperation[], options: ExecutorOptions) {
+  const outcomes: OperationOutcome[] = [];
+  const hooks = options.hooks ?? {};
+  const r = await execute(client, ops, {
+    ...options,
+    hooks: {
+      ...hooks,
+      afterOperation: async (o) => {
+        outcomes.push(o);
+        await hooks.afterOperation?.(o);
+      },
+    },
+  });
+  outcomes.sort((a, b) => a.index - b.index);
+  expect(r.failures.map((o) => o.index)).toEqual(outcomes.filter((o) => o.status !== "done").map((o) => o.index));
+  return { ...r, outcomes };
 }
 
 const create = (email: string): SyncOperation => ({ op: "createUser", externalId: `ext-${email}`, user: { userName: email, emails: [{ value: email, primary: true }], active: true } });
