@@ -60,7 +60,7 @@ async function syncOnce(g: GeneratedDirectory, profile: "full" | "minimal", late
     if (latencyMs > 0) await ws.sandbox.setFaults([{ kind: "latency", latencyMs }]);
     ws.writeDirectory(g.directory);
     const initial = await measureSync(ws, env);
-    log(`  initial: ${(initial.wallMs / 1000).toFixed(1)} s, ${initial.requests} requests, ${initial.writes} writes, client CPU ${Math.round(initial.clientCpuMs)} ms, server CPU ${Math.round(initial.serverCpuMs)} ms, RSS ${Math.round(initial.maxRss / 1048576)} MB, ${loadAverage()}${initial.ok ? "" : `, FAILED: ${initial.error ?? JSON.stringify(initial.summary)}`}`);
+    log(`  initial: ${(initial.wallMs / 1000).toFixed(2)} s (process ${((initial.processWallMs ?? Number.NaN) / 1000).toFixed(2)} s), ${initial.requests} requests, ${initial.writes} writes, client CPU ${Math.round(initial.clientCpuMs)} ms, server CPU ${Math.round(initial.serverCpuMs)} ms, RSS ${Math.round(initial.maxRss / 1048576)} MB, ${loadAverage()}${initial.ok ? "" : `, FAILED: ${initial.error ?? JSON.stringify(initial.summary)}`}`);
     const second = await measureSync(ws, env);
     log(`  second:  ${(second.wallMs / 1000).toFixed(1)} s, ${second.writes} writes, ${loadAverage()}`);
     const { directory, changes } = changeDirectory(g.directory, 0.01);

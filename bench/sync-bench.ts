@@ -13,6 +13,7 @@ import type { Directory } from "../src/sync/directory.js";
 import { startSandbox, type SandboxHandle } from "../test/helpers/sandbox.js";
 import type { RequestEntry } from "../src/sandbox/types.js";
 import type { SyncChildReport } from "./sync-child.js";
+import { ensureCliBundle } from "../scripts/cli.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -80,6 +81,8 @@ export interface SyncMeasurement {
   error?: string;
   /** wall time of `runSync` in the child, ms */
   wallMs: number;
+  /** wall time of the child from its start (Node start-up, module loading, config, run), ms */
+  processWallMs?: number;
   /** the child's CPU time, ms (user + system), the whole process */
   clientCpuMs: number;
   /** the child's CPU time during the run only, ms */
@@ -112,7 +115,9 @@ export async function measureSync(
 ): Promise<SyncMeasurement> {
   await ws.sandbox.clearRequests();
   const before = await ws.sandbox.stats();
-  const args = [...(options.nodeArgs ?? []), "--import", "tsx", join(repoRoot, "bench", "sync-child.ts"), "--config", ws.configFile, ...(options.mode ? ["--mode", options.mode] : [])];
+  // the compiled child (as `npm run sync` runs the compiled CLI): no TypeScript loader in the measured process
+  const child = await ensureCliBundle("bench-sync-child");
+  const args = [...(options.nodeArgs ?? []), child, "--config", ws.configFile, ...(options.mode ? ["--mode", options.mode] : [])];
   const report = await new Promise<SyncChildReport>((res, rej) => {
     const child = spawn(process.execPath, args, {
       cwd: repoRoot,
@@ -147,6 +152,7 @@ export async function measureSync(
     ok: report.ok,
     ...(report.error !== undefined ? { error: report.error } : {}),
     wallMs: report.wallMs,
+    ...(report.processWallMs !== undefined ? { processWallMs: report.processWallMs } : {}),
     clientCpuMs: cpuMs(report.cpu),
     clientRunCpuMs: cpuMs(report.cpuRun),
     serverCpuMs: cpuMs(after.cpu) - cpuMs(before.cpu),

@@ -6,7 +6,7 @@
  */
 import { ProvisioningError, ScimResponseError } from "../errors.js";
 import { bulkRequest, bulkResourceId, isBulkSuccess, processBulkResponse, resolveBulkIds, splitBulkOperations } from "./bulk.js";
-import { probeCapabilities, processServiceProviderConfig, serviceProviderConfigRequest } from "./discovery.js";
+import { capabilitiesFromServiceProviderConfig, probeCapabilities, processServiceProviderConfig, serviceProviderConfigRequest } from "./discovery.js";
 import { eq, or, valuePath, type Filter } from "./filter.js";
 import { paginate, processListResponse, queryRequest } from "./list-response.js";
 import { addMembers, deactivate, patchRequest, removeMember } from "./patch.js";
@@ -31,6 +31,12 @@ export interface ScimClientOptions extends TransportOptions {
   capabilities?: Capabilities;
   /** members per PATCH (default 100) */
   memberBatchSize?: number;
+  /**
+   * What `capabilities()` asks: `"probe"` (default) `/ServiceProviderConfig` plus up to four probe
+   * requests; `"serviceProviderConfig"` that one request only, with every probe-learned
+   * capability taken as unsupported (see `capabilitiesFromServiceProviderConfig`)
+   */
+  discovery?: "probe" | "serviceProviderConfig";
 }
 
 const DEFAULT_BATCH = 100;
@@ -42,12 +48,14 @@ const seg = (id: string): string => {
 export class ScimClient implements ScimClientApi {
   readonly transport: ScimTransport;
   private readonly memberBatchSize: number;
+  private readonly discovery: "probe" | "serviceProviderConfig";
   private spc?: Promise<ServiceProviderConfig>;
   private caps?: Promise<Capabilities>;
 
   constructor(options: ScimClientOptions) {
     this.transport = new ScimTransport(options);
     this.memberBatchSize = options.memberBatchSize ?? DEFAULT_BATCH;
+    this.discovery = options.discovery ?? "probe";
     if (options.capabilities) this.caps = Promise.resolve(options.capabilities);
   }
 
@@ -66,9 +74,12 @@ export class ScimClient implements ScimClientApi {
     return this.spc;
   }
 
-  /** discovery + probes, once per client (or given in the options) */
+  /** discovery + probes (or `/ServiceProviderConfig` only, see `discovery`), once per client (or given in the options) */
   capabilities(): Promise<Capabilities> {
-    this.caps ??= (async () => probeCapabilities(this.send, await this.serviceProviderConfig()))();
+    this.caps ??= (async () => {
+      const spc = await this.serviceProviderConfig();
+      return this.discovery === "serviceProviderConfig" ? capabilitiesFromServiceProviderConfig(spc) : probeCapabilities(this.send, spc);
+    })();
     this.caps.catch(() => (this.caps = undefined));
     return this.caps;
   }

@@ -54,6 +54,24 @@ export function swapCase(s: string): string {
 
 type Send = (req: ScimRequest, allow?: number[]) => Promise<ScimResponse>;
 
+/**
+ * What `/ServiceProviderConfig` alone tells (Bulk and its limits, ETags, the page cap), without
+ * a probe: everything only a probe can learn is taken as unsupported, the safe side for every
+ * caller (`findUserByUserName` tries the other case forms itself, `findGroupsOfUser` answers
+ * undefined). For callers that use nothing a probe learns, such as the sync.
+ */
+export function capabilitiesFromServiceProviderConfig(spc: ServiceProviderConfig): Capabilities {
+  return {
+    bulk: { ...spc.bulk },
+    etag: spc.etag.supported,
+    userGroups: false,
+    memberFilter: false,
+    userNameCaseInsensitive: false,
+    orFilter: false,
+    pageCap: spc.filter.maxResults > 0 ? spc.filter.maxResults : DEFAULT_PAGE_CAP,
+  };
+}
+
 /** a 400/403/404/501 means "not supported"; anything else (auth, 5xx, timeouts) is a real failure */
 async function probe(send: Send, req: ScimRequest): Promise<ScimResponse | undefined> {
   try {
@@ -71,15 +89,7 @@ async function probe(send: Send, req: ScimRequest): Promise<ScimResponse | undef
  * and `userName eq <swapped case> or userName eq <absent>` (one more request if `or` fails).
  */
 export async function probeCapabilities(send: Send, spc: ServiceProviderConfig): Promise<Capabilities> {
-  const caps: Capabilities = {
-    bulk: { ...spc.bulk },
-    etag: spc.etag.supported,
-    userGroups: false,
-    memberFilter: false,
-    userNameCaseInsensitive: false,
-    orFilter: false,
-    pageCap: spc.filter.maxResults > 0 ? spc.filter.maxResults : DEFAULT_PAGE_CAP,
-  };
+  const caps = capabilitiesFromServiceProviderConfig(spc);
 
   // 1. one user: does it carry "groups"?
   const first = await probe(send, queryRequest("/Users", { startIndex: 1, count: 1 }));

@@ -75,20 +75,82 @@ export async function resolveManagedGroups(
 /** above this many managed groups, the groups are listed once rather than looked up one by one */
 const LIST_GROUPS_FROM = 20;
 
-/** Read the whole Catalog state the planner needs. */
+/** How the members of the managed groups were read (for tests and diagnostics). */
+export type MemberReadMode =
+  /** no Catalog user: a group's user members can only be listed users, so none was read */
+  | "no-users"
+  /** from the listed users' `groups`, confirmed by one group read */
+  | "user-groups"
+  /** one `GET /Groups/{id}` per managed group */
+  | "per-group";
+
+/**
+ * Read the whole Catalog state the planner needs: the managed groups, every user, and each
+ * managed group's members.
+ *
+ * Members come from the listed users' read-only `groups` (RFC 7643 §4.1.2; entries of type
+ * "direct" or without a type) when the listing shows them: at least one listed user carries a
+ * non-empty `groups` (a server that never fills it cannot be told from one whose users have no
+ * groups), and one managed group read directly holds exactly the members derived for it (a
+ * member that is not a listed user, such as a nested group, cannot be derived). Otherwise each
+ * managed group is read. With no Catalog user at all, no group can have a user member and no
+ * group is read.
+ */
 export async function readCatalogState(
   client: ScimClientApi,
   managedGroupNames: readonly string[],
   where?: { file?: string },
+  observe?: { memberReads?: (mode: MemberReadMode) => void },
 ): Promise<CatalogState> {
   const groups = await resolveManagedGroups(client, managedGroupNames, where);
+  const managed = new Map<string, string[]>(groups.map((g) => [g.id, []]));
   const users: CatalogUser[] = [];
-  for await (const u of client.listUsers({ count: 1000 })) users.push(toCatalogUser(u));
-  const withMembers: CatalogState["groups"] = [];
-  for (const g of groups) {
-    const members = await client.listGroupMembers(g.id);
-    withMembers.push({ id: g.id, displayName: g.displayName, members: [...new Set(members)].sort() });
+  let groupsShown = false;
+  for await (const u of client.listUsers({ count: 1000 })) {
+    users.push(toCatalogUser(u));
+    if (!Array.isArray(u.groups)) continue;
+    for (const g of u.groups as unknown[]) {
+      if (typeof g !== "object" || g === null) continue;
+      const { value, type } = g as { value?: unknown; type?: unknown };
+      if (typeof value !== "string") continue;
+      groupsShown = true;
+      if (type !== undefined && type !== null && !(typeof type === "string" && type.toLowerCase() === "direct")) continue;
+      managed.get(value)?.push(u.id);
+    }
   }
   users.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { users, groups: withMembers };
+  const state = (members: (id: string) => string[]): CatalogState => ({
+    users,
+    groups: groups.map((g) => ({ id: g.id, displayName: g.displayName, members: [...new Set(members(g.id))].sort() })),
+  });
+
+  if (users.length === 0) {
+    observe?.memberReads?.("no-users");
+    return state(() => []);
+  }
+  const read = new Map<string, string[]>();
+  if (groupsShown && groups.length > 0) {
+    // one group read confirms the derivation: the group with the most derived members
+    const probe = groups.reduce((best, g) => (managed.get(g.id)!.length > managed.get(best.id)!.length ? g : best), groups[0]!);
+    const direct = await client.listGroupMembers(probe.id);
+    read.set(probe.id, direct);
+    if (sameMembers(direct, managed.get(probe.id)!)) {
+      observe?.memberReads?.("user-groups");
+      return state((id) => managed.get(id)!);
+    }
+  } else if (groupsShown) {
+    observe?.memberReads?.("user-groups");
+    return state(() => []);
+  }
+  observe?.memberReads?.("per-group");
+  for (const g of groups) if (!read.has(g.id)) read.set(g.id, await client.listGroupMembers(g.id));
+  return state((id) => read.get(id)!);
+}
+
+function sameMembers(a: readonly string[], b: readonly string[]): boolean {
+  const x = new Set(a);
+  const y = new Set(b);
+  if (x.size !== y.size) return false;
+  for (const v of x) if (!y.has(v)) return false;
+  return true;
 }

@@ -581,6 +581,8 @@ export function catalogEndpoint(target: TargetConfig, env: Env, config: Provisio
 
 function defaultClient(endpoint: CatalogEndpointValues, config: ProvisioningConfig, fetchImpl: typeof fetch): ScimClientApi {
   return new ScimClient({
+    // the sync uses Bulk, ETags and the page cap, all in /ServiceProviderConfig: no probe requests
+    discovery: "serviceProviderConfig",
     baseUrl: endpoint.baseUrl,
     apiKey: endpoint.apiKey,
     ...(endpoint.apiKeyNext ? { apiKeyNext: endpoint.apiKeyNext } : {}),
