@@ -91,8 +91,9 @@ export type MemberReadMode =
  * Members come from the listed users' read-only `groups` (RFC 7643 §4.1.2; entries of type
  * "direct" or without a type) when the listing shows them: at least one listed user carries a
  * non-empty `groups` (a server that never fills it cannot be told from one whose users have no
- * groups), and one managed group read directly holds exactly the members derived for it (a
- * member that is not a listed user, such as a nested group, cannot be derived). Otherwise each
+ * groups), and the managed group with the most derived members, read directly, holds exactly
+ * those members (a spot check: a member that is not a listed user, such as a nested group,
+ * cannot be derived, and a server whose `groups` lag behind shows it there). Otherwise each
  * managed group is read. With no Catalog user at all, no group can have a user member and no
  * group is read.
  */

@@ -1,0 +1,107 @@
+/**
+ * How `readCatalogState` reads group members, against a scripted client: when the users'
+ * `groups` (RFC 7643 §4.1.2) may stand for the group reads, and when they may not.
+ */
+import { describe, expect, it } from "vitest";
+import { readCatalogState, type MemberReadMode } from "../../src/sync/catalog-read.js";
+import type { ScimClientApi, ScimGroup, ScimUser } from "../../src/scim/types.js";
+
+interface Fake {
+  client: ScimClientApi;
+  memberReads: string[];
+}
+
+/** groups g1, g2 (managed) and g3; `members` is what a group read returns, `users` what the listing returns */
+function fake(users: ScimUser[], members: Record<string, string[]>): Fake {
+  const memberReads: string[] = [];
+  const groups: ScimGroup[] = ["g1", "g2", "g3"].map((id) => ({ id, displayName: `name-${id}` }));
+  const client = {
+    async findGroupByDisplayName(name: string) {
+      return groups.find((g) => g.displayName === name);
+    },
+    async *listGroups() {
+      yield* groups;
+    },
+    async *listUsers() {
+      yield* users;
+    },
+    async listGroupMembers(id: string) {
+      memberReads.push(id);
+      return members[id] ?? [];
+    },
+  } as unknown as ScimClientApi;
+  return { client, memberReads };
+}
+
+const user = (id: string, groups?: unknown[]): ScimUser => ({ id, userName: `${id}@example.com`, ...(groups ? { groups: groups as ScimUser["groups"] } : {}) });
+
+async function read(f: Fake): Promise<{ modes: MemberReadMode[]; members: Record<string, string[]> }> {
+  const modes: MemberReadMode[] = [];
+  const state = await readCatalogState(f.client, ["name-g1", "name-g2"], undefined, { memberReads: (m) => modes.push(m) });
+  return { modes, members: Object.fromEntries(state.groups.map((g) => [g.id, g.members])) };
+}
+
+describe("members of the managed groups", () => {
+  it("derived from the users' groups: direct or untyped entries count, indirect ones do not; one group read confirms", async () => {
+    const f = fake(
+      [
+        user("u1", [{ value: "g1", type: "direct" }, { value: "g3" }]),
+        user("u2", [{ value: "g1" }, { value: "g2", type: "indirect" }]),
+        user("u3", [{ value: "g2", type: "Direct" }]),
+        user("u4"),
+      ],
+      { g1: ["u1", "u2"], g2: ["u3"] },
+    );
+    const r = await read(f);
+    expect(r.modes).toEqual(["user-groups"]);
+    expect(r.members).toEqual({ g1: ["u1", "u2"], g2: ["u3"] });
+    expect(f.memberReads).toEqual(["g1"]);
+  });
+
+  it("no user shows a group: every group is read (no groups cannot be told from not returned)", async () => {
+    const f = fake([user("u1", []), user("u2")], { g1: ["u1"], g2: ["u2"] });
+    const r = await read(f);
+    expect(r.modes).toEqual(["per-group"]);
+    expect(r.members).toEqual({ g1: ["u1"], g2: ["u2"] });
+    expect(f.memberReads).toEqual(["g1", "g2"]);
+  });
+
+  it("the confirming read differs (a member that is no listed user, a group not shown on a user): every group is read", async () => {
+    const nested = fake([user("u1", [{ value: "g1" }]), user("u2", [{ value: "g2" }])], { g1: ["u1", "nested-group"], g2: ["u2"] });
+    const r1 = await read(nested);
+    expect(r1.modes).toEqual(["per-group"]);
+    expect(r1.members).toEqual({ g1: ["nested-group", "u1"], g2: ["u2"] });
+    expect(nested.memberReads).toEqual(["g1", "g2"]);
+
+    // u2's `groups` misses g2, the group confirmed (the one with the most derived members)
+    const stale = fake([user("u1", [{ value: "g1" }, { value: "g2" }]), user("u2", [{ value: "g3" }]), user("u3", [{ value: "g2" }])], {
+      g1: ["u1"],
+      g2: ["u1", "u2", "u3"],
+    });
+    const r2 = await read(stale);
+    expect(r2.modes).toEqual(["per-group"]);
+    expect(r2.members).toEqual({ g1: ["u1"], g2: ["u1", "u2", "u3"] });
+    expect(stale.memberReads).toEqual(["g2", "g1"]);
+  });
+
+  it("the confirming read is the group with the most derived members", async () => {
+    const f = fake([user("u1", [{ value: "g2" }]), user("u2", [{ value: "g2" }, { value: "g1" }])], { g1: ["u2"], g2: ["u1", "u2"] });
+    await read(f);
+    expect(f.memberReads).toEqual(["g2"]);
+  });
+
+  it("no Catalog user: no group is read and every managed group is empty", async () => {
+    const f = fake([], { g1: ["ghost"] });
+    const r = await read(f);
+    expect(r.modes).toEqual(["no-users"]);
+    expect(r.members).toEqual({ g1: [], g2: [] });
+    expect(f.memberReads).toEqual([]);
+  });
+
+  it("malformed group entries are ignored, not trusted", async () => {
+    const f = fake([user("u1", [null, 7, { display: "no value" }, { value: 3 }])], { g1: ["u1"], g2: [] });
+    const r = await read(f);
+    expect(r.modes).toEqual(["per-group"]);
+    expect(r.members).toEqual({ g1: ["u1"], g2: [] });
+  });
+});
