@@ -58,22 +58,60 @@ function matchingRules(mapping: GroupMapping, group: DirectoryGroup): readonly n
  * (users × rules is 10⁸ at 100,000 users and 1,000 rules).
  */
 export function desiredMembership(mapping: GroupMapping, groups: readonly DirectoryGroup[]): DesiredMembership {
-  const matched = new Set<number>();
-  for (const g of groups) for (const i of matchingRules(mapping, g)) matched.add(i);
-  const privileged = mapping.privileged.length > 0 ? new Set(mapping.privileged.map((g) => g.toLowerCase())) : undefined;
-  const granted = new Set<string>();
+  return membershipFromRules(
+    mapping,
+    groups.map((g) => matchingRules(mapping, g)),
+  );
+}
+
+/** the mapping's rule indices that match a directory group (cached per group object) */
+export function groupRules(mapping: GroupMapping, group: DirectoryGroup): readonly number[] {
+  return matchingRules(mapping, group);
+}
+
+/** the privileged Catalog groups of a mapping, lowercased, or undefined when there are none */
+export function privilegedGroups(mapping: GroupMapping): ReadonlySet<string> | undefined {
+  return mapping.privileged.length > 0 ? new Set(mapping.privileged.map((g) => g.toLowerCase())) : undefined;
+}
+
+/** ascending, each value once (in place) */
+function sortUnique<T extends number | string>(xs: T[], order?: (a: T, b: T) => number): T[] {
+  if (xs.length < 2) return xs;
+  xs.sort(order);
+  let n = 1;
+  for (let i = 1; i < xs.length; i++) if (xs[i] !== xs[n - 1]) xs[n++] = xs[i]!;
+  xs.length = n;
+  return xs;
+}
+
+const byNumber = (a: number, b: number): number => a - b;
+
+/**
+ * {@link desiredMembership} from the matching rules of each of the user's groups (see
+ * {@link groupRules}), with the privileged groups computed once by the caller: the same
+ * result, built from short arrays (no Set per user).
+ */
+export function membershipFromRules(
+  mapping: GroupMapping,
+  ruleLists: readonly (readonly number[])[],
+  privileged: ReadonlySet<string> | undefined = privilegedGroups(mapping),
+): DesiredMembership {
+  const matched: number[] = [];
+  for (const rules of ruleLists) for (const i of rules) matched.push(i);
+  sortUnique(matched, byNumber);
+  const granted: string[] = [];
   const matchedRules: number[] = [];
-  for (const index of [...matched].sort((a, b) => a - b)) {
+  for (const index of matched) {
     const rule = mapping.rules[index]!;
     let any = false;
     for (const cg of rule.catalogGroups) {
       if (privileged?.has(cg.toLowerCase()) && !isStrongRef(rule.idp)) continue;
-      granted.add(cg);
+      granted.push(cg);
       any = true;
     }
     if (any) matchedRules.push(index);
   }
-  return { catalogGroups: [...granted].sort(), matchedRules };
+  return { catalogGroups: sortUnique(granted), matchedRules };
 }
 
 /** the mapping key of a rule, as written in the config */

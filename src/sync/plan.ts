@@ -17,7 +17,7 @@ import { managedCatalogGroups } from "../config/mapping.js";
 import { decideAdoption, normalizeUserName } from "../identity.js";
 import type { PatchOperation, ScimUserInput } from "../scim/types.js";
 import { desiredScimUser, userPatch } from "../user-attributes.js";
-import { desiredMembership, groupsByUser, missingMappedGroups } from "./desired.js";
+import { groupRules, membershipFromRules, missingMappedGroups, privilegedGroups } from "./desired.js";
 import type { Directory, DirectoryUser } from "./directory.js";
 import { evaluateGuards } from "./guards.js";
 import type { CatalogState, Ledger, LedgerUser, MemberRef, PlanCounts, SyncOperation, SyncPlan, SyncReport } from "./plan-types.js";
@@ -44,8 +44,10 @@ export interface PlanInput {
   allowRemovals?: number;
 }
 
-type CatalogUser = CatalogState["users"][number];
-type ManagedGroup = { id: string; displayName: string; members: Set<string> };
+/** a managed Catalog group; `index` is its place in the managed list */
+type ManagedGroup = { index: number; id: string; displayName: string; members: readonly string[] };
+
+const NO_RULES: readonly (readonly number[])[] = [];
 
 const DAY_MS = 86_400_000;
 
@@ -65,6 +67,18 @@ function sortRefs(refs: MemberRef[]): MemberRef[] {
     .map((x) => x.r);
 }
 
+/** the items ordered by `key` (a copy), without sorting when they already are (a snapshot read is) */
+function sortedBy<T>(items: readonly T[], key: (t: T) => string): T[] {
+  let sorted = true;
+  for (let i = 1; i < items.length; i++) {
+    if (key(items[i - 1]!) > key(items[i]!)) {
+      sorted = false;
+      break;
+    }
+  }
+  return sorted ? [...items] : [...items].sort((a, b) => cmp(key(a), key(b)));
+}
+
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   const l = m.get(k);
   if (l) l.push(v);
@@ -82,47 +96,87 @@ export function planSync(input: PlanInput): SyncPlan {
 
   // managed Catalog groups: the mapping's targets, minus excluded groups, that exist in the Catalog
   const catalogGroupByName = new Map<string, CatalogState["groups"][number]>();
-  for (const g of [...catalog.groups].sort((a, b) => cmp(a.id, b.id))) {
+  for (const g of sortedBy(catalog.groups, (g) => g.id)) {
     if (!catalogGroupByName.has(g.displayName.toLowerCase())) catalogGroupByName.set(g.displayName.toLowerCase(), g);
   }
   const managed: ManagedGroup[] = [];
   const missingCatalogGroups: string[] = [];
   for (const name of managedGroupNames(managedCatalogGroups(mapping), target)) {
     const g = catalogGroupByName.get(name.toLowerCase());
-    if (g) managed.push({ id: g.id, displayName: g.displayName, members: new Set(g.members) });
+    if (g) managed.push({ index: managed.length, id: g.id, displayName: g.displayName, members: g.members });
     else missingCatalogGroups.push(name);
   }
   if (missingCatalogGroups.length > 0) report.missingCatalogGroups = missingCatalogGroups;
   const managedByName = new Map(managed.map((g) => [g.displayName.toLowerCase(), g]));
-  /** group id → its managed entries, and Catalog user id → the managed entries that hold it */
+  /** group id → its managed entries (more than one only when two mapped names differ by case alone) */
   const managedById = new Map<string, ManagedGroup[]>();
-  const memberOf = new Map<string, ManagedGroup[]>();
-  for (const g of managed) {
-    push(managedById, g.id, g);
-    for (const m of g.members) push(memberOf, m, g);
+  for (const g of managed) push(managedById, g.id, g);
+
+  // Catalog indices (deterministic: lowest id wins on duplicates). Each Catalog user id gets a
+  // slot (its first place in id order); what the plan knows per user (ownership, memberships,
+  // wanted groups, handled) is kept in arrays by slot: one look-up per user and per membership,
+  // not one per question asked.
+  const catalogUsers = sortedBy(catalog.users, (c) => c.id);
+  const slotById = new Map<string, number>();
+  const slotAt = new Int32Array(catalogUsers.length);
+  const byExternalId = new Map<string, number>();
+  const byUserName = new Map<string, number>();
+  for (let i = 0; i < catalogUsers.length; i++) {
+    const c = catalogUsers[i]!;
+    const slot = slotById.get(c.id);
+    if (slot === undefined) slotById.set(c.id, (slotAt[i] = i));
+    else slotAt[i] = slot;
+    if (c.externalId && !byExternalId.has(c.externalId)) byExternalId.set(c.externalId, i);
+    const k = normalizeUserName(c.userName);
+    if (!byUserName.has(k)) byUserName.set(k, i);
   }
 
-  // ownership
-  const owned = new Map<string, LedgerUser>();
+  /**
+   * The memberships seen from the member's side: per slot, the managed entries that hold the
+   * user, in managed order, each once (member ids that are no Catalog user: by id, aside).
+   */
+  const memberOf: (ManagedGroup[] | undefined)[] = new Array(catalogUsers.length);
+  const memberOfOther = new Map<string, ManagedGroup[]>();
+  for (const g of managed) {
+    for (const m of g.members) {
+      const slot = slotById.get(m);
+      const l = slot !== undefined ? memberOf[slot] : memberOfOther.get(m);
+      if (!l) {
+        if (slot !== undefined) memberOf[slot] = [g];
+        else memberOfOther.set(m, [g]);
+      } else if (l[l.length - 1] !== g) l.push(g);
+    }
+  }
+
+  // ownership: per slot (the last record of an id wins), by id for ids that are no Catalog user
+  const owned: (LedgerUser | undefined)[] = new Array(catalogUsers.length);
+  const ownedOther = new Map<string, LedgerUser>();
   const otherTargets = new Map<string, LedgerUser>();
   for (const u of input.ledger.users) {
-    if (u.target === target.name) owned.set(u.scimId, u);
-    else if (!otherTargets.has(u.scimId)) otherTargets.set(u.scimId, u);
+    if (u.target === target.name) {
+      const slot = slotById.get(u.scimId);
+      if (slot !== undefined) owned[slot] = u;
+      else ownedOther.set(u.scimId, u);
+    } else if (!otherTargets.has(u.scimId)) otherTargets.set(u.scimId, u);
   }
 
-  // Catalog indices (deterministic: lowest id wins on duplicates)
-  const catalogUsers = [...catalog.users].sort((a, b) => cmp(a.id, b.id));
-  const byExternalId = new Map<string, CatalogUser>();
-  const byUserName = new Map<string, CatalogUser>();
-  for (const c of catalogUsers) {
-    if (c.externalId && !byExternalId.has(c.externalId)) byExternalId.set(c.externalId, c);
-    const k = normalizeUserName(c.userName);
-    if (!byUserName.has(k)) byUserName.set(k, c);
+  // the directory: users in id order, each directory group's matching rules once, the groups of
+  // each user by the user's place (its first one in id order)
+  const dirUsers = sortedBy(directory.users, (d) => d.id);
+  const dirSlotById = new Map<string, number>();
+  for (let i = 0; i < dirUsers.length; i++) if (!dirSlotById.has(dirUsers[i]!.id)) dirSlotById.set(dirUsers[i]!.id, i);
+  const rulesOfUser: (Array<readonly number[]> | undefined)[] = new Array(dirUsers.length);
+  for (const g of directory.groups) {
+    const rules = groupRules(mapping, g);
+    for (const m of g.members) {
+      const slot = dirSlotById.get(m);
+      if (slot === undefined) continue;
+      const l = rulesOfUser[slot];
+      if (!l) rulesOfUser[slot] = [rules];
+      else if (l[l.length - 1] !== rules) l.push(rules);
+    }
   }
-
-  const groupsOf = groupsByUser(directory);
-  const dirUsers = [...directory.users].sort((a, b) => cmp(a.id, b.id));
-  const dirById = new Map<string, DirectoryUser>(dirUsers.map((d) => [d.id, d]));
+  const privileged = privilegedGroups(mapping);
 
   const userOps: SyncOperation[] = [];
   const adds = new Map<string, MemberRef[]>();
@@ -130,10 +184,10 @@ export function planSync(input: PlanInput): SyncPlan {
   const deprovisionRemovals = new Map<string, string[]>();
   const deactivates: SyncOperation[] = [];
   const deletes: SyncOperation[] = [];
-  /** Catalog users a present directory user accounts for: never deprovisioned by the loop below */
-  const handled = new Set<string>();
-  /** group id → Catalog user ids that should be members (for the unmanaged report) */
-  const desiredMembers = new Map<string, Set<string>>();
+  /** Catalog users (by slot) a present directory user accounts for: never deprovisioned by the loop below */
+  const handled = new Uint8Array(catalogUsers.length);
+  /** per slot, the managed group ids the user should be in (for the unmanaged report) */
+  const wantedBy: (readonly string[] | undefined)[] = new Array(catalogUsers.length);
   const seenUserNames = new Set<string>();
   const excluded = new Set<string>();
 
@@ -141,13 +195,14 @@ export function planSync(input: PlanInput): SyncPlan {
     report.conflicts.push({ externalId: d.id, userName, scimId, reason });
   };
 
-  for (const d of dirUsers) {
-    const mem = desiredMembership(mapping, groupsOf.get(d.id) ?? []);
+  for (let di = 0; di < dirUsers.length; di++) {
+    const d = dirUsers[di]!;
+    const mem = membershipFromRules(mapping, rulesOfUser[dirSlotById.get(d.id)!] ?? NO_RULES, privileged);
     const scope = scopeOf(target, policy.scope, d, mem.matchedRules);
-    const byAnchor = byExternalId.get(d.id);
+    const anchorAt = byExternalId.get(d.id);
     if (scope.kind === "unmanaged") {
       excluded.add(d.email || d.id);
-      if (byAnchor) handled.add(byAnchor.id);
+      if (anchorAt !== undefined) handled[slotAt[anchorAt]!] = 1;
       continue;
     }
     if (scope.kind !== "in") continue; // disabled or in no mapped group: deprovisioning below, owned users only
@@ -157,31 +212,35 @@ export function planSync(input: PlanInput): SyncPlan {
       desired = desiredScimUser(d, input.attributes);
     } catch {
       conflict(d, d.email, "", "no-userName");
-      if (byAnchor) handled.add(byAnchor.id);
+      if (anchorAt !== undefined) handled[slotAt[anchorAt]!] = 1;
       continue;
     }
     const key = normalizeUserName(desired.userName);
     if (seenUserNames.has(key)) {
-      conflict(d, desired.userName, byAnchor?.id ?? "", "duplicate-userName-in-source");
-      if (byAnchor) handled.add(byAnchor.id);
+      conflict(d, desired.userName, anchorAt !== undefined ? catalogUsers[anchorAt]!.id : "", "duplicate-userName-in-source");
+      if (anchorAt !== undefined) handled[slotAt[anchorAt]!] = 1;
       continue;
     }
     seenUserNames.add(key);
 
-    const c = byAnchor ?? byUserName.get(key);
-    const wantGroups = mem.catalogGroups.map((n) => managedByName.get(n.toLowerCase())).filter((g): g is ManagedGroup => g !== undefined);
-
-    if (!c) {
+    const holderAt = byUserName.get(key);
+    const at = anchorAt ?? holderAt;
+    if (at === undefined) {
       userOps.push({ op: "createUser", externalId: d.id, user: desired });
-      for (const g of wantGroups) push(adds, g.id, { externalId: d.id });
+      for (const n of mem.catalogGroups) {
+        const g = managedByName.get(n.toLowerCase());
+        if (g !== undefined) push(adds, g.id, { externalId: d.id });
+      }
       continue;
     }
-    handled.add(c.id);
+    const c = catalogUsers[at]!;
+    const slot = slotAt[at]!;
+    handled[slot] = 1;
     if (!isManageable(target, { externalId: c.externalId, userName: c.userName })) {
       excluded.add(c.userName);
       continue;
     }
-    const lu = owned.get(c.id);
+    const lu = owned[slot];
     if (!lu && otherTargets.has(c.id)) {
       conflict(d, c.userName, c.id, `owned-by-target "${otherTargets.get(c.id)!.target}"`);
       continue;
@@ -200,7 +259,7 @@ export function planSync(input: PlanInput): SyncPlan {
     }
 
     let patch: PatchOperation[] = userPatch(c, desired);
-    const holder = byUserName.get(key);
+    const holder = holderAt !== undefined ? catalogUsers[holderAt]! : undefined;
     if (holder && holder.id !== c.id) {
       // the new userName belongs to someone else: keep the old one, report, change the rest
       conflict(d, desired.userName, c.id, `userName-taken by "${holder.id}"`);
@@ -214,17 +273,22 @@ export function planSync(input: PlanInput): SyncPlan {
     }
 
     // only the groups the user should be in or is in (not every managed group per user)
-    const want = new Set(wantGroups.map((g) => g.id));
+    /** the managed group ids the user should be in, each once */
+    const want: string[] = [];
+    for (const n of mem.catalogGroups) {
+      const g = managedByName.get(n.toLowerCase());
+      if (g !== undefined && !want.includes(g.id)) want.push(g.id);
+    }
+    const current = memberOf[slot];
+    const before = wantedBy[slot];
+    wantedBy[slot] = before === undefined ? want : [...before, ...want.filter((id) => !before.includes(id))];
     for (const id of want) {
-      for (const g of managedById.get(id) ?? []) {
-        let s = desiredMembers.get(g.id);
-        if (!s) desiredMembers.set(g.id, (s = new Set()));
-        s.add(c.id);
-        if (!g.members.has(c.id)) push(adds, g.id, { scimId: c.id });
+      for (const g of managedById.get(id)!) {
+        if (current === undefined || !current.includes(g)) push(adds, g.id, { scimId: c.id });
       }
     }
-    for (const g of memberOf.get(c.id) ?? []) {
-      if (!want.has(g.id) && lu?.granted.includes(g.id)) push(leftRemovals, g.id, c.id);
+    if (current !== undefined && lu !== undefined) {
+      for (const g of current) if (!want.includes(g.id) && lu.granted.includes(g.id)) push(leftRemovals, g.id, c.id);
     }
   }
 
@@ -232,20 +296,25 @@ export function planSync(input: PlanInput): SyncPlan {
   const deleteAfterDays = policy.deprovision.deleteAfterDays;
   const nowMs = Date.parse(input.now);
   if (Number.isNaN(nowMs)) throw new TypeError('"now" must be an ISO date-time');
+  /** directory users by id (last in id order wins), built only when a user is deprovisioned */
+  let dirById: Map<string, DirectoryUser> | undefined;
   let ownedPresent = 0;
-  for (const c of catalogUsers) {
-    const lu = owned.get(c.id);
+  for (let i = 0; i < catalogUsers.length; i++) {
+    const c = catalogUsers[i]!;
+    const slot = slotAt[i]!;
+    const lu = owned[slot];
     if (!lu) continue;
     ownedPresent++;
-    if (handled.has(c.id)) continue;
+    if (handled[slot] === 1) continue;
     if (!isManageable(target, { externalId: c.externalId ?? lu.externalId, userName: c.userName })) {
       excluded.add(c.userName);
       continue;
     }
     // a user recorded for another connection belongs to that connection's source
     if (conn !== undefined && lu.connection !== undefined && lu.connection !== conn) continue;
+    dirById ??= new Map<string, DirectoryUser>(dirUsers.map((d) => [d.id, d]));
     const d = dirById.get(lu.externalId) ?? (c.externalId ? dirById.get(c.externalId) : undefined);
-    const grantedHere = managed.filter((g) => g.members.has(c.id) && lu.granted.includes(g.id));
+    const grantedHere = (memberOf[slot] ?? []).filter((g) => lu.granted.includes(g.id));
 
     if (lifecycleOf(lu.connection ?? conn) === "login") {
       report.leftToLogin.push({ scimId: c.id, externalId: lu.externalId });
@@ -270,22 +339,29 @@ export function planSync(input: PlanInput): SyncPlan {
     if (policy.deprovision.removeMemberships && !deleting) for (const g of grantedHere) push(deprovisionRemovals, g.id, c.id);
   }
 
-  // members of managed groups this project neither granted nor wants: reported, never removed
-  for (const g of [...managed].sort((a, b) => cmp(a.displayName, b.displayName))) {
-    const want = desiredMembers.get(g.id);
-    const unmanaged: string[] = [];
-    for (const m of g.members) {
-      if (owned.get(m)?.granted.includes(g.id)) continue;
-      if (want?.has(m)) continue;
-      unmanaged.push(m);
+  // One pass over the memberships from the members' side: the members this project granted
+  // (the removal guards' base), and those it neither granted nor wants, reported and never removed.
+  const granted = new Array<number>(managed.length).fill(0);
+  const unmanagedOf: string[][] = managed.map(() => []);
+  const tally = (m: string, groups: readonly ManagedGroup[], grants: readonly string[] | undefined, wants: readonly string[] | undefined): void => {
+    for (const g of groups) {
+      if (grants !== undefined && grants.includes(g.id)) granted[g.index]!++;
+      else if (wants === undefined || !wants.includes(g.id)) unmanagedOf[g.index]!.push(m);
     }
-    for (const m of unmanaged.sort()) report.unmanagedMembers.push({ groupName: g.displayName, scimId: m });
+  };
+  for (let slot = 0; slot < catalogUsers.length; slot++) {
+    const groups = memberOf[slot];
+    if (groups !== undefined) tally(catalogUsers[slot]!.id, groups, owned[slot]?.granted, wantedBy[slot]);
+  }
+  for (const [m, groups] of memberOfOther) tally(m, groups, ownedOther.get(m)?.granted, undefined);
+  const byGroupName = [...managed].sort((a, b) => cmp(a.displayName, b.displayName));
+  for (const g of byGroupName) {
+    for (const m of unmanagedOf[g.index]!.sort()) report.unmanagedMembers.push({ groupName: g.displayName, scimId: m });
   }
   report.excluded = [...excluded].sort();
 
   // operations, in a fixed order: users, adds, left-group removals, deprovision removals, deactivations, deletes
-  const operations: SyncOperation[] = [...userOps];
-  const byGroupName = [...managed].sort((a, b) => cmp(a.displayName, b.displayName));
+  const operations: SyncOperation[] = userOps;
   for (const g of byGroupName) {
     const members = adds.get(g.id);
     if (members?.length) operations.push({ op: "addMembers", groupId: g.id, groupName: g.displayName, members: sortRefs(members) });
@@ -299,11 +375,7 @@ export function planSync(input: PlanInput): SyncPlan {
   operations.push(...deactivates, ...deletes);
 
   const grantedByGroup = new Map<string, number>();
-  for (const g of managed) {
-    let n = 0;
-    for (const m of g.members) if (owned.get(m)?.granted.includes(g.id)) n++;
-    grantedByGroup.set(g.id, n);
-  }
+  for (const g of managed) grantedByGroup.set(g.id, granted[g.index]!);
   const guards = evaluateGuards({
     operations,
     policy,
