@@ -17,7 +17,36 @@ export interface AppliedResult {
   scimId?: string;
 }
 
-const key = (target: string, id: string): string => `${target}\u0000${id}`;
+/** target → id → user: no key string made per user and look-up */
+class ByTarget {
+  readonly #maps = new Map<string, Map<string, LedgerUser>>();
+
+  get(target: string, id: string): LedgerUser | undefined {
+    return this.#maps.get(target)?.get(id);
+  }
+
+  has(target: string, id: string): boolean {
+    return this.#maps.get(target)?.has(id) === true;
+  }
+
+  set(target: string, id: string, u: LedgerUser): void {
+    let m = this.#maps.get(target);
+    if (!m) this.#maps.set(target, (m = new Map()));
+    m.set(id, u);
+  }
+
+  /** set unless present (first match wins) */
+  add(target: string, id: string, u: LedgerUser): void {
+    let m = this.#maps.get(target);
+    if (!m) this.#maps.set(target, (m = new Map()));
+    if (!m.has(id)) m.set(id, u);
+  }
+
+  delete(target: string, id: string): void {
+    this.#maps.get(target)?.delete(id);
+  }
+}
+
 const copyUser = (u: LedgerUser): LedgerUser => ({ ...u, granted: [...u.granted] });
 
 /**
@@ -28,11 +57,15 @@ const copyUser = (u: LedgerUser): LedgerUser => ({ ...u, granted: [...u.granted]
  */
 export class LedgerIndex {
   readonly #users: LedgerUser[];
-  readonly #byScimId = new Map<string, LedgerUser>();
-  readonly #byExternalId = new Map<string, LedgerUser>();
+  readonly #byScimId = new ByTarget();
+  readonly #byExternalId = new ByTarget();
 
-  constructor(ledger: Ledger) {
-    this.#users = ledger.users.map(copyUser);
+  /**
+   * `adopt`: the index takes the ledger's users as they are (a ledger just read from its file,
+   * that no one else holds) instead of copying them; they are then changed in place.
+   */
+  constructor(ledger: Ledger, options: { adopt?: boolean } = {}) {
+    this.#users = options.adopt ? ledger.users : ledger.users.map(copyUser);
     for (const u of this.#users) this.#index(u);
   }
 
@@ -48,21 +81,19 @@ export class LedgerIndex {
 
   /** first match wins, as `findIndex` would */
   #index(u: LedgerUser): void {
-    const s = key(u.target, u.scimId);
-    const e = key(u.target, u.externalId);
-    if (!this.#byScimId.has(s)) this.#byScimId.set(s, u);
-    if (!this.#byExternalId.has(e)) this.#byExternalId.set(e, u);
+    this.#byScimId.add(u.target, u.scimId, u);
+    this.#byExternalId.add(u.target, u.externalId, u);
   }
 
   /** rebuilds both indexes for the keys of `u` after it was replaced or removed (rare: linear) */
   #reindex(u: LedgerUser): void {
-    const s = key(u.target, u.scimId);
-    const e = key(u.target, u.externalId);
-    this.#byScimId.delete(s);
-    this.#byExternalId.delete(e);
+    const t = u.target;
+    this.#byScimId.delete(t, u.scimId);
+    this.#byExternalId.delete(t, u.externalId);
     for (const x of this.#users) {
-      if (!this.#byScimId.has(s) && key(x.target, x.scimId) === s) this.#byScimId.set(s, x);
-      if (!this.#byExternalId.has(e) && key(x.target, x.externalId) === e) this.#byExternalId.set(e, x);
+      if (x.target !== t) continue;
+      if (x.scimId === u.scimId) this.#byScimId.add(t, u.scimId, x);
+      if (x.externalId === u.externalId) this.#byExternalId.add(t, u.externalId, x);
     }
   }
 
@@ -75,7 +106,7 @@ export class LedgerIndex {
   }
 
   #find(target: string, ref: MemberRef): LedgerUser | undefined {
-    return "scimId" in ref ? this.#byScimId.get(key(target, ref.scimId)) : this.#byExternalId.get(key(target, ref.externalId));
+    return "scimId" in ref ? this.#byScimId.get(target, ref.scimId) : this.#byExternalId.get(target, ref.externalId);
   }
 
   /** Applies one accepted operation (see {@link ledgerAfter}). */
@@ -94,8 +125,8 @@ export class LedgerIndex {
       case "createUser": {
         if (result.scimId === undefined || result.scimId === "") throw new TypeError('"scimId" is required to record a created user');
         const fresh = base(result.scimId, op.externalId, "created");
-        const byExternal = this.#byExternalId.get(key(t, op.externalId));
-        const byScim = this.#byScimId.get(key(t, result.scimId));
+        const byExternal = this.#byExternalId.get(t, op.externalId);
+        const byScim = this.#byScimId.get(t, result.scimId);
         const existing =
           byExternal && byScim && byExternal !== byScim
             ? this.#users.indexOf(byExternal) < this.#users.indexOf(byScim)
@@ -107,7 +138,7 @@ export class LedgerIndex {
         break;
       }
       case "adoptUser": {
-        const existing = this.#byScimId.get(key(t, op.scimId));
+        const existing = this.#byScimId.get(t, op.scimId);
         if (existing) this.#replace(existing, { ...existing, externalId: op.externalId });
         else add(base(op.scimId, op.externalId, "adopted"));
         break;
