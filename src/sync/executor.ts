@@ -96,6 +96,11 @@ export interface ExecutorOptions {
   now?: () => Date;
   /** stops sending new operations when aborted; what is in flight completes */
   signal?: AbortSignal;
+  /**
+   * the caller hands the operations array over: it is emptied at the start and each operation
+   * is let go once settled, so that a large plan is not held through the whole run
+   */
+  consume?: boolean;
 }
 
 export type OperationCounts = Record<SyncOperation["op"], number>;
@@ -205,6 +210,7 @@ export async function executePlan(
 
   const byPhase: Record<Phase, Item[]> = { users: [], members: [], deactivate: [], delete: [] };
   operations.forEach((operation, index) => byPhase[PHASE_OF[operation.op]].push({ operation, index }));
+  if (options.consume) (operations as SyncOperation[]).length = 0;
   for (const phase of PHASES) {
     const items = byPhase[phase];
     byPhase[phase] = [];
@@ -216,6 +222,8 @@ export async function executePlan(
       if (skip) await finish({ index: item.index, operation: item.operation, status: "skipped", error: skip });
       else runnable.push(item);
     }
+    // from here `runnable` (and what takes its items) is the only holder: settled items are let go
+    items.length = 0;
     if (options.signal?.aborted) {
       await finishMany(runnable.map(stopped));
       continue;
@@ -231,6 +239,7 @@ export async function executePlan(
       if (sendable.length + memberPieceCount(members.map((i) => i.operation), batchSize) > 1) {
         streamed = true;
         byPhase.members = [];
+        if (phase === "users") runnable.length = 0;
         await runStream(client, sendable, members, batchSize, bulk, options, finishMany);
         continue;
       }
@@ -510,7 +519,9 @@ interface MemberPiece {
  */
 async function runStream(
   client: ScimClientApi,
-  users: Item[],
+  /** taken over: each is let go once placed in a request */
+  users: (Item | undefined)[],
+  /** taken over: emptied once registered */
   memberItems: Item[],
   batchSize: number,
   limits: { maxOperations: number; maxPayloadSize: number },
@@ -558,7 +569,7 @@ async function runStream(
 
   {
     const inStream = new Set<string>();
-    for (const item of users) if (item.operation.op === "createUser") inStream.add(item.operation.externalId);
+    for (const item of users) if (item?.operation.op === "createUser") inStream.add(item.operation.externalId);
     const initial: OperationOutcome[] = [];
     for (const item of memberItems) {
       const op = item.operation;
@@ -582,8 +593,10 @@ async function runStream(
         started: false,
         allFailedCreates: op.op === "addMembers" && op.members.length > 0,
       };
-      const seen = new Set<string>();
+      // Catalog ids named twice by one operation are changed once
+      let seen: Set<string> | undefined;
       const known = (value: string): void => {
+        seen ??= new Set();
         if (seen.has(value)) return;
         seen.add(value);
         a.queued++;
@@ -596,13 +609,13 @@ async function runStream(
             a.allFailedCreates = false;
             known(m.scimId);
           } else if (inStream.has(m.externalId)) {
-            if (seen.has(`\0${m.externalId}`)) continue;
-            seen.add(`\0${m.externalId}`);
-            a.waiting++;
-            g.waiting++;
             const list = waitingFor.get(m.externalId);
+            // a member named twice by one operation is added once
+            if (list?.[list.length - 1] === a) continue;
             if (list) list.push(a);
             else waitingFor.set(m.externalId, [a]);
+            a.waiting++;
+            g.waiting++;
           } else {
             a.allFailedCreates = false;
             a.skipped.push(m.externalId);
@@ -612,6 +625,7 @@ async function runStream(
       if (settleable(a)) initial.push(memberOutcome(a, false));
       else unsettled.add(a);
     }
+    memberItems.length = 0;
     await finishMany(initial);
   }
   for (const g of groups.values()) emit(g);
@@ -636,8 +650,10 @@ async function runStream(
     const starting: MemberAccount[] = [];
     /** accounts whose state changed without a request (a piece left empty) */
     const touched = new Set<MemberAccount>();
+    /** the next member PATCH does not fit this request: per-user operations that still fit go first */
+    let blocked = false;
     while (ops.length < limits.maxOperations) {
-      const piece = ready[0];
+      const piece = blocked ? undefined : ready[0];
       if (piece) {
         const adds: string[] = [];
         const removes: string[] = [];
@@ -664,7 +680,10 @@ async function runStream(
         const bulkId = `m-${piece.group.key}-${piece.group.sent}`;
         const op: BulkOperation = { method: "PATCH", bulkId, path: `/Groups/${encodeURIComponent(piece.group.groupId)}`, data: patchRequest(memberPatchOperations(adds, removes)) };
         const bytes = bulkOperationSize(op);
-        if (!fits(bytes)) break;
+        if (!fits(bytes)) {
+          blocked = true;
+          continue;
+        }
         ready.shift();
         piece.group.sent++;
         add(op, bytes);
@@ -683,7 +702,7 @@ async function runStream(
       const bytes = bulkOperationSize(op);
       if (!fits(bytes)) break;
       add(op, bytes);
-      u++;
+      users[u++] = undefined;
       sentUsers.push(item);
       if (item.operation.op !== "createUser") continue;
       const accounts = waitingFor.get(item.operation.externalId);
@@ -776,6 +795,7 @@ async function runStream(
   const rest: OperationOutcome[] = [];
   for (; u < users.length; u++) {
     const item = users[u]!;
+    users[u] = undefined;
     rest.push(stopped(item));
     if (item.operation.op !== "createUser") continue;
     for (const a of waitingFor.get(item.operation.externalId) ?? []) {
@@ -1040,11 +1060,13 @@ function auditEntry(target: string, o: OperationOutcome, time: Date): AuditEntry
   return entry;
 }
 
-async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+/** Runs `fn` over the items, `concurrency` at a time; takes the array over and lets go of each item once taken. */
+async function pool<T>(items: (T | undefined)[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
     while (next < items.length) {
-      const item = items[next++]!;
+      const item = items[next]!;
+      items[next++] = undefined;
       await fn(item);
     }
   });

@@ -64,6 +64,10 @@ export interface RunSyncOptions {
 
 export interface TargetRunResult {
   target: string;
+  /**
+   * the plan; once applied its `operations` are empty (the executor let go of each as it
+   * settled: a large plan is not held through the run), its counts and report stay
+   */
   plan: SyncPlan;
   execution?: ExecutionResult;
   /** dry run only: the guard refusal apply would meet */
@@ -320,7 +324,9 @@ async function apply(plan: SyncPlan, client: ScimClientApi, ctx: ApplyContext): 
   });
   ctx.progress.start(ctx.target.name, plan.operations.length);
   try {
+    // the operations are handed over to the executor (the plan was printed or written before)
     return await executePlan(client, plan.operations, {
+      consume: true,
       target: plan.target,
       concurrency: policy.concurrency,
       batchSize: policy.batchSize,
