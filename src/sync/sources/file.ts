@@ -10,6 +10,8 @@ import type { Directory, DirectoryGroup, DirectorySource, DirectoryUser, SourceR
 
 const USER_KEYS = new Set(["id", "email", "givenName", "familyName", "displayName", "active"]);
 const GROUP_KEYS = new Set(["id", "name", "members"]);
+const OPTIONAL_NAMES = ["givenName", "familyName", "displayName"] as const;
+const EMAIL_RE = /^[^\s@]+@[^\s@]+$/;
 /** errors listed in one message before "and N more" */
 const MAX_LISTED = 20;
 
@@ -42,48 +44,49 @@ export function parseDirectoryJson(data: unknown, file?: string): ParsedDirector
     for (const key of Object.keys(data)) if (key !== "users" && key !== "groups") err(`$.${key}`, "is not allowed");
     /** user id → the id string itself: members share it (one string per user, not one per membership) */
     const userIds = new Map<string, string>();
-    const emails = new Map<string, string>();
     if (!Array.isArray(data.users)) err("$.users", "must be an array");
     else {
+      // the JSON path of a user is made only for an error message (not once per user)
+      const at = (i: number): string => `$.users[${i}]`;
+      const emails = new Map<string, number>();
       data.users.forEach((u: unknown, i: number) => {
-        const p = `$.users[${i}]`;
-        if (!isObject(u)) return err(p, "must be an object");
-        for (const key of Object.keys(u)) if (!USER_KEYS.has(key)) err(`${p}.${key}`, "is not allowed");
+        if (!isObject(u)) return err(at(i), "must be an object");
+        for (const key in u) if (!USER_KEYS.has(key)) err(`${at(i)}.${key}`, "is not allowed");
         const id = u.id;
         const email = u.email;
         let ok = true;
         if (typeof id !== "string" || id.trim() === "") {
-          err(`${p}.id`, "must be a non-empty string");
+          err(`${at(i)}.id`, "must be a non-empty string");
           ok = false;
         } else if (userIds.has(id)) {
-          err(`${p}.id`, `duplicates the user id "${id}"`);
+          err(`${at(i)}.id`, `duplicates the user id "${id}"`);
           ok = false;
         }
-        if (typeof email !== "string" || !/^[^\s@]+@[^\s@]+$/.test(email.trim())) {
-          err(`${p}.email`, "must be an email address");
+        if (typeof email !== "string" || !EMAIL_RE.test(email.trim())) {
+          err(`${at(i)}.email`, "must be an email address");
           ok = false;
         } else {
           const key = email.trim().toLowerCase();
           const other = emails.get(key);
           if (other !== undefined) {
-            err(`${p}.email`, `duplicates the email of "${other}"`);
+            err(`${at(i)}.email`, `duplicates the email of "${at(other)}"`);
             ok = false;
-          } else emails.set(key, p);
+          } else emails.set(key, i);
         }
-        for (const name of ["givenName", "familyName", "displayName"] as const) {
+        for (const name of OPTIONAL_NAMES) {
           if (u[name] !== undefined && u[name] !== null && typeof u[name] !== "string") {
-            err(`${p}.${name}`, "must be a string");
+            err(`${at(i)}.${name}`, "must be a string");
             ok = false;
           }
         }
         if (u.active !== undefined && typeof u.active !== "boolean") {
-          err(`${p}.active`, "must be a boolean");
+          err(`${at(i)}.active`, "must be a boolean");
           ok = false;
         }
         if (!ok) return undefined;
         userIds.set(id as string, id as string);
         const user: DirectoryUser = { id: id as string, email: (email as string).trim(), active: u.active !== false };
-        for (const name of ["givenName", "familyName", "displayName"] as const) {
+        for (const name of OPTIONAL_NAMES) {
           const v = u[name];
           if (typeof v === "string" && v !== "") user[name] = v;
         }
