@@ -82,7 +82,7 @@ const VARIANTS: Record<string, { profile: "full" | "minimal"; bulk: boolean }> =
 
 async function benchSync(userSizes: number[], runsFor: (n: number) => number, log: (s: string) => void, only?: string[]): Promise<Figure[]> {
   const figures: Figure[] = [];
-  const perUser: { users: number; ms: number }[] = [];
+  const perUser: { users: number; ms: number; processMs: number }[] = [];
   for (const n of userSizes) {
     const s = sizes(n);
     const g = generateDirectory({ ...s, seed: 1 });
@@ -100,7 +100,7 @@ async function benchSync(userSizes: number[], runsFor: (n: number) => number, lo
         const scenario = `sync ${n.toLocaleString("en")} ${profile}${useBulk ? " + Bulk" : ""}`;
         const ok = sets.every((r) => r.initial.ok && r.second.ok && r.change.ok);
         const initialMs = med((r) => r.initial.wallMs);
-        if (profile === "full" && useBulk && latency === 0) perUser.push({ users: n, ms: initialMs / n });
+        if (profile === "full" && useBulk && latency === 0) perUser.push({ users: n, ms: initialMs / n, processMs: med((r) => r.initial.processWallMs ?? r.initial.wallMs) / n });
         const min = sets[0]!.minimum;
         const writes = med((r) => r.initial.writes);
         const requests = med((r) => r.initial.requests);
@@ -120,6 +120,8 @@ async function benchSync(userSizes: number[], runsFor: (n: number) => number, lo
           { scenario, metric: "initial: client CPU (sync process)", conditions: cond, value: Math.round(med((r) => r.initial.clientCpuMs)), unit: "ms" },
           { scenario, metric: "initial: server CPU (sandbox process)", conditions: cond, value: Math.round(med((r) => r.initial.serverCpuMs)), unit: "ms" },
           { scenario, metric: "initial: peak RSS of the sync", conditions: cond, target: "≤ 400 MB", value: Math.round(med((r) => r.initial.maxRss) / 1048576), unit: "MB", pass: med((r) => r.initial.maxRss) <= 400 * 1048576 },
+          { scenario, metric: "no-change run: peak RSS of the sync", conditions: cond, target: "≤ 400 MB", value: Math.round(med((r) => r.second.maxRss) / 1048576), unit: "MB", pass: med((r) => r.second.maxRss) <= 400 * 1048576 },
+          { scenario, metric: "1 % change: peak RSS of the sync", conditions: cond, target: "≤ 400 MB", value: Math.round(med((r) => r.change.maxRss) / 1048576), unit: "MB", pass: med((r) => r.change.maxRss) <= 400 * 1048576 },
           { scenario, metric: "no-change run: writes", conditions: cond, target: "0", value: med((r) => r.second.writes), unit: "requests", pass: sets.every((r) => r.second.writes === 0) },
           { scenario, metric: "no-change run: time", conditions: cond, target: "≤ 10 s", value: +(med((r) => r.second.wallMs) / 1000).toFixed(2), unit: "s", pass: med((r) => r.second.wallMs) <= 10_000 },
           {
@@ -147,6 +149,17 @@ async function benchSync(userSizes: number[], runsFor: (n: number) => number, lo
         value: +ratio.toFixed(3),
         unit: `× (${p.ms.toFixed(3)} ms/user)`,
         pass: ratio >= 0.75 && ratio <= 1.25,
+      });
+      // the same with the process start-up (node, module loading) counted in
+      const processRatio = p.processMs / ref.processMs;
+      figures.push({
+        scenario: "sync scaling",
+        metric: `time per user at ${p.users.toLocaleString("en")} vs ${ref.users.toLocaleString("en")}, process start-up included`,
+        conditions: `file source, sandbox full, Bulk on, 0 ms delay, initial sync, wall time from process start to exit; ${loadAverage()} at the end`,
+        target: "0.75–1.25",
+        value: +processRatio.toFixed(3),
+        unit: `× (${p.processMs.toFixed(3)} ms/user)`,
+        pass: processRatio >= 0.75 && processRatio <= 1.25,
       });
     }
   }
