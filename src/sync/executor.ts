@@ -477,32 +477,42 @@ interface MemberAccount {
 interface GroupQueue {
   groupId: string;
   key: number;
-  pending: MemberEntry[];
+  /** member changes not in a PATCH yet: who asked for each (parallel to `values`) */
+  accounts: MemberAccount[];
+  /** a known Catalog id, or a user created in this stream */
+  values: MemberValue[];
   /** member creates not placed yet, over all its accounts */
   waiting: number;
   sent: number;
 }
 
 /**
- * One member change: a known Catalog id (`value`), or a user created in this stream: `ref` is
- * the create's `bulkId`, `request` the request it was placed in; `value` is set once its create
- * is answered, `bad` when the create failed.
+ * A user created in this stream, shared by every member change that names it: `ref` is its
+ * create's `bulkId`, `request` the request the create was placed in; `id` is set once the
+ * create is answered, `failed` when it failed.
  */
-interface MemberEntry {
-  account: MemberAccount;
-  value?: string;
-  ref?: string;
-  request?: number;
-  externalId?: string;
-  bad?: boolean;
+interface StreamCreate {
+  ref: string;
+  request: number;
+  externalId: string;
+  id: string | undefined;
+  failed: boolean;
 }
+
+type MemberValue = string | StreamCreate;
 
 /** One member PATCH: up to `batchSize` changes of one group, adds and removes together (RFC 7644 §3.5.2). */
 interface MemberPiece {
   group: GroupQueue;
-  entries: MemberEntry[];
+  /** per change, parallel to `values` */
   accounts: MemberAccount[];
+  values: MemberValue[];
+  /** the accounts it carries changes of, once each */
+  owners: MemberAccount[];
 }
+
+/** the Catalog id of a member value, when known */
+const idOf = (v: MemberValue): string | undefined => (typeof v === "string" ? v : v.id);
 
 /**
  * The users phase and the member changes as one ordered stream of Bulk operations, cut into
@@ -516,6 +526,7 @@ interface MemberPiece {
  * A member PATCH answered 400 (a refused value), or 409/404 while it names a create of its
  * request (a `bulkId` the Catalog could not resolve), is sent again through
  * `patchGroupMembers` with the members that exist; a member whose create failed is skipped.
+ * Memory: a member change is two array slots (who, which), a created user one shared record.
  */
 async function runStream(
   client: ScimClientApi,
@@ -531,20 +542,21 @@ async function runStream(
   const groups = new Map<string, GroupQueue>();
   const unsettled = new Set<MemberAccount>();
   /** externalId of a create in the stream → the member operations naming it (dropped once placed) */
-  const waitingFor = new Map<string, MemberAccount[]>();
+  const waitingFor = new Map<string, MemberAccount | MemberAccount[]>();
   const ready: MemberPiece[] = [];
 
   const emit = (g: GroupQueue): void => {
     const final = g.waiting === 0;
-    while (g.pending.length >= batchSize || (final && g.pending.length > 0)) {
-      const entries = g.pending.splice(0, batchSize);
-      const accounts = new Set<MemberAccount>();
-      for (const e of entries) {
-        e.account.queued--;
-        accounts.add(e.account);
+    while (g.values.length >= batchSize || (final && g.values.length > 0)) {
+      const accounts = g.accounts.splice(0, batchSize);
+      const values = g.values.splice(0, batchSize);
+      const owners: MemberAccount[] = [];
+      for (const a of accounts) {
+        a.queued--;
+        if (owners[owners.length - 1] !== a && !owners.includes(a)) owners.push(a);
       }
-      for (const a of accounts) a.remaining++;
-      ready.push({ group: g, entries, accounts: [...accounts] });
+      for (const a of owners) a.remaining++;
+      ready.push({ group: g, accounts, values, owners });
     }
   };
   const settleable = (a: MemberAccount): boolean => a.waiting === 0 && a.queued === 0 && a.remaining === 0;
@@ -555,16 +567,17 @@ async function runStream(
       out.push(memberOutcome(a, false));
     }
   };
-  const accept = (a: MemberAccount, value: string): void => {
-    (a.kind === "add" ? a.added : a.removed).push(value);
-  };
-  const fail = (a: MemberAccount, value: string, e: { error: string; httpStatus?: number }): void => {
-    a.failed.push(value);
-    a.firstError ??= e;
-  };
-  /** a member whose create failed (or was never sent) */
-  const skip = (e: MemberEntry): void => {
-    e.account.skipped.push(e.externalId ?? e.value ?? "");
+  const record: MemberRecorder = {
+    accept(a, value) {
+      (a.kind === "add" ? a.added : a.removed).push(value);
+    },
+    fail(a, value, e) {
+      a.failed.push(value);
+      a.firstError ??= e;
+    },
+    skip(a, v) {
+      a.skipped.push(typeof v === "string" ? v : v.externalId);
+    },
   };
 
   {
@@ -576,7 +589,7 @@ async function runStream(
       if (op.op !== "addMembers" && op.op !== "removeMembers") continue;
       let g = groups.get(op.groupId);
       if (!g) {
-        g = { groupId: op.groupId, key: item.index, pending: [], waiting: 0, sent: 0 };
+        g = { groupId: op.groupId, key: item.index, accounts: [], values: [], waiting: 0, sent: 0 };
         groups.set(op.groupId, g);
       }
       const a: MemberAccount = {
@@ -600,7 +613,8 @@ async function runStream(
         if (seen.has(value)) return;
         seen.add(value);
         a.queued++;
-        g.pending.push({ account: a, value });
+        g.accounts.push(a);
+        g.values.push(value);
       };
       if (op.op === "removeMembers") for (const id of op.scimIds) known(id);
       else {
@@ -609,11 +623,12 @@ async function runStream(
             a.allFailedCreates = false;
             known(m.scimId);
           } else if (inStream.has(m.externalId)) {
-            const list = waitingFor.get(m.externalId);
+            const named = waitingFor.get(m.externalId);
             // a member named twice by one operation is added once
-            if (list?.[list.length - 1] === a) continue;
-            if (list) list.push(a);
-            else waitingFor.set(m.externalId, [a]);
+            if (named === a || (Array.isArray(named) && named[named.length - 1] === a)) continue;
+            if (named === undefined) waitingFor.set(m.externalId, a);
+            else if (Array.isArray(named)) named.push(a);
+            else waitingFor.set(m.externalId, [named, a]);
             a.waiting++;
             g.waiting++;
           } else {
@@ -644,9 +659,9 @@ async function runStream(
       ops.push(op);
     };
     const sentUsers: Item[] = [];
-    const sentPieces: { piece: MemberPiece; bulkId: string; sent: MemberEntry[] }[] = [];
-    /** `bulkId` of a create in this request → the member entries naming it */
-    const placed = new Map<string, MemberEntry[]>();
+    const sentPieces: { piece: MemberPiece; bulkId: string }[] = [];
+    /** the creates of this request, by `bulkId` */
+    const placed = new Map<string, StreamCreate>();
     const starting: MemberAccount[] = [];
     /** accounts whose state changed without a request (a piece left empty) */
     const touched = new Set<MemberAccount>();
@@ -657,21 +672,18 @@ async function runStream(
       if (piece) {
         const adds: string[] = [];
         const removes: string[] = [];
-        const sent: MemberEntry[] = [];
-        const dropped: MemberEntry[] = [];
-        for (const e of piece.entries) {
-          const value = e.value ?? (!e.bad && e.request === request ? `bulkId:${e.ref}` : undefined);
-          if (value === undefined) {
-            dropped.push(e);
-            continue;
-          }
-          (e.account.kind === "add" ? adds : removes).push(value);
-          sent.push(e);
+        let sendable = 0;
+        for (const [k, v] of piece.values.entries()) {
+          const value = typeof v === "string" ? v : v.id ?? (!v.failed && v.request === request ? `bulkId:${v.ref}` : undefined);
+          if (value === undefined) continue;
+          (piece.accounts[k]!.kind === "add" ? adds : removes).push(value);
+          sendable++;
         }
-        if (sent.length === 0) {
+        if (sendable === 0) {
+          // every member's create failed: nothing to send
           ready.shift();
-          for (const e of dropped) skip(e);
-          for (const a of piece.accounts) {
+          for (const [k, v] of piece.values.entries()) record.skip(piece.accounts[k]!, v);
+          for (const a of piece.owners) {
             a.remaining--;
             touched.add(a);
           }
@@ -687,9 +699,8 @@ async function runStream(
         ready.shift();
         piece.group.sent++;
         add(op, bytes);
-        for (const e of dropped) skip(e);
-        sentPieces.push({ piece, bulkId, sent });
-        for (const a of piece.accounts) {
+        sentPieces.push({ piece, bulkId });
+        for (const a of piece.owners) {
           if (a.started) continue;
           a.started = true;
           starting.push(a);
@@ -705,21 +716,20 @@ async function runStream(
       users[u++] = undefined;
       sentUsers.push(item);
       if (item.operation.op !== "createUser") continue;
-      const accounts = waitingFor.get(item.operation.externalId);
-      if (!accounts) continue;
+      const named = waitingFor.get(item.operation.externalId);
+      if (!named) continue;
       waitingFor.delete(item.operation.externalId);
-      const entries: MemberEntry[] = [];
-      for (const a of accounts) {
+      const c: StreamCreate = { ref: op.bulkId!, request, externalId: item.operation.externalId, id: undefined, failed: false };
+      placed.set(c.ref, c);
+      for (const a of Array.isArray(named) ? named : [named]) {
         a.waiting--;
         a.group.waiting--;
-        const e: MemberEntry = { account: a, ref: `op-${item.index}`, request, externalId: item.operation.externalId };
         a.queued++;
-        a.group.pending.push(e);
-        entries.push(e);
+        a.group.accounts.push(a);
+        a.group.values.push(c);
+        // the member PATCHes this create completes come right after it
+        emit(a.group);
       }
-      placed.set(`op-${item.index}`, entries);
-      // the member PATCHes this create completes come right after it
-      for (const a of accounts) emit(a.group);
     }
 
     const settledNow: OperationOutcome[] = [];
@@ -748,40 +758,40 @@ async function runStream(
       : sentUsers.map((item) => ({ index: item.index, operation: item.operation, status: "failed" as const, ...scimIdOf(item.operation), ...errorOf(thrown) }));
     // the members created in this request: their Catalog ids, or a failed create
     for (const o of userOutcomes) {
-      if (o.operation.op !== "createUser") continue;
-      const entries = placed.get(`op-${o.index}`);
-      if (!entries) continue;
-      for (const e of entries) {
-        if (o.status === "done" && o.scimId) {
-          e.value = o.scimId;
-          e.account.allFailedCreates = false;
-        } else e.bad = true;
-      }
+      const c = o.operation.op === "createUser" ? placed.get(`op-${o.index}`) : undefined;
+      if (!c) continue;
+      if (o.status === "done" && o.scimId) c.id = o.scimId;
+      else c.failed = true;
     }
     const byBulkId = new Map<string, BulkOperationResponse>();
     for (const r of responses ?? []) if (r.bulkId?.startsWith("m-")) byBulkId.set(r.bulkId, r);
-    for (const { piece, bulkId, sent } of sentPieces) {
+    for (const { piece, bulkId } of sentPieces) {
       const r = byBulkId.get(bulkId);
       const status = r ? Number(r.status) : 0;
+      const { accounts, values } = piece;
       if (r && status >= 200 && status < 300) {
-        for (const e of sent) {
-          if (e.value !== undefined) accept(e.account, e.value);
-          else skip(e);
+        for (const [k, v] of values.entries()) {
+          const id = idOf(v);
+          if (id !== undefined) {
+            record.accept(accounts[k]!, id);
+            if (typeof v !== "string") accounts[k]!.allFailedCreates = false;
+          } else record.skip(accounts[k]!, v);
         }
-      } else if (r && (status === 400 || ((status === 409 || status === 404) && sent.some((e) => e.request === request && e.ref !== undefined)))) {
-        await resendMembers(client, piece.group.groupId, sent, batchSize, { accept, fail, skip });
+      } else if (r && (status === 400 || ((status === 409 || status === 404) && values.some((v) => typeof v !== "string" && v.request === request)))) {
+        await resendMembers(client, piece, batchSize, record);
       } else {
         const err = r
           ? { httpStatus: status, error: `bulk PATCH failed with ${status}${bulkDetail(r)}` }
           : responses
             ? { error: "no result in the bulk response" }
             : errorOf(thrown);
-        for (const e of sent) {
-          if (e.value !== undefined) fail(e.account, e.value, err);
-          else skip(e);
+        for (const [k, v] of values.entries()) {
+          const id = idOf(v);
+          if (id !== undefined) record.fail(accounts[k]!, id, err);
+          else record.skip(accounts[k]!, v);
         }
       }
-      for (const a of piece.accounts) {
+      for (const a of piece.owners) {
         a.remaining--;
         touched.add(a);
       }
@@ -798,56 +808,60 @@ async function runStream(
     users[u] = undefined;
     rest.push(stopped(item));
     if (item.operation.op !== "createUser") continue;
-    for (const a of waitingFor.get(item.operation.externalId) ?? []) {
+    const named = waitingFor.get(item.operation.externalId);
+    for (const a of named === undefined ? [] : Array.isArray(named) ? named : [named]) {
       a.waiting--;
       a.group.waiting--;
       a.skipped.push(item.operation.externalId);
     }
   }
-  const unsent = [...ready.flatMap((p) => p.entries), ...[...groups.values()].flatMap((g) => g.pending)];
-  for (const e of unsent) {
-    if (e.value === undefined) skip(e);
-    else if (e.account.started) fail(e.account, e.value, { error: "the run was stopped" });
-  }
+  const unsent = (accounts: MemberAccount[], values: MemberValue[]): void => {
+    for (const [k, v] of values.entries()) {
+      const a = accounts[k]!;
+      const id = idOf(v);
+      if (id === undefined) record.skip(a, v);
+      else if (a.started) record.fail(a, id, { error: "the run was stopped" });
+    }
+  };
+  for (const p of ready) unsent(p.accounts, p.values);
+  for (const g of groups.values()) unsent(g.accounts, g.values);
   for (const a of unsettled) rest.push(memberOutcome(a, options.signal?.aborted === true));
   await finishMany(rest);
 }
 
+interface MemberRecorder {
+  accept(a: MemberAccount, value: string): void;
+  fail(a: MemberAccount, value: string, e: { error: string; httpStatus?: number }): void;
+  /** a member whose create failed (or was never sent) */
+  skip(a: MemberAccount, v: MemberValue): void;
+}
+
 /** A member PATCH the Bulk request did not apply, again through `patchGroupMembers` with the members that exist. */
-async function resendMembers(
-  client: ScimClientApi,
-  groupId: string,
-  entries: MemberEntry[],
-  batchSize: number,
-  record: {
-    accept(a: MemberAccount, value: string): void;
-    fail(a: MemberAccount, value: string, e: { error: string; httpStatus?: number }): void;
-    skip(e: MemberEntry): void;
-  },
-): Promise<void> {
-  const live: MemberEntry[] = [];
-  for (const e of entries) {
-    if (e.value === undefined) record.skip(e);
-    else live.push(e);
+async function resendMembers(client: ScimClientApi, piece: MemberPiece, batchSize: number, record: MemberRecorder): Promise<void> {
+  const live: { account: MemberAccount; id: string }[] = [];
+  for (const [k, v] of piece.values.entries()) {
+    const id = idOf(v);
+    if (id === undefined) record.skip(piece.accounts[k]!, v);
+    else live.push({ account: piece.accounts[k]!, id });
   }
   if (live.length === 0) return;
-  const add = live.filter((e) => e.account.kind === "add").map((e) => e.value!);
-  const remove = live.filter((e) => e.account.kind === "remove").map((e) => e.value!);
+  const add = live.filter((e) => e.account.kind === "add").map((e) => e.id);
+  const remove = live.filter((e) => e.account.kind === "remove").map((e) => e.id);
   try {
-    const res = await client.patchGroupMembers(groupId, { ...(add.length > 0 ? { add } : {}), ...(remove.length > 0 ? { remove } : {}) }, { batchSize });
+    const res = await client.patchGroupMembers(piece.group.groupId, { ...(add.length > 0 ? { add } : {}), ...(remove.length > 0 ? { remove } : {}) }, { batchSize });
     const added = new Set(res.added);
     const removed = new Set(res.removed);
     const refused = new Map(res.failed.map((f) => [`${f.op}:${f.value}`, f.error] as const));
     for (const e of live) {
-      const v = e.value!;
-      if ((e.account.kind === "add" ? added : removed).has(v)) record.accept(e.account, v);
-      else {
-        const err = refused.get(`${e.account.kind}:${v}`);
-        record.fail(e.account, v, err !== undefined ? { error: errorOf(err).error, ...statusOf(err) } : { error: "the member change was not applied" });
+      if ((e.account.kind === "add" ? added : removed).has(e.id)) {
+        record.accept(e.account, e.id);
+        continue;
       }
+      const err = refused.get(`${e.account.kind}:${e.id}`);
+      record.fail(e.account, e.id, err !== undefined ? { error: errorOf(err).error, ...statusOf(err) } : { error: "the member change was not applied" });
     }
   } catch (err) {
-    for (const e of live) record.fail(e.account, e.value!, errorOf(err));
+    for (const e of live) record.fail(e.account, e.id, errorOf(err));
   }
 }
 
