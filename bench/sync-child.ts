@@ -17,6 +17,7 @@ import { loadProvisioningConfig } from "../src/config/load.js";
 import { runSync, type RunSyncOptions } from "../src/sync/run.js";
 import { ScimClient } from "../src/scim/client.js";
 import { createCliFetch } from "../src/scim/cli-fetch.js";
+import { tuneHeapForSync } from "../src/sync/heap.js";
 
 export interface SyncChildReport {
   ok: boolean;
@@ -37,6 +38,8 @@ export interface SyncChildReport {
 }
 
 async function main(): Promise<void> {
+  // as the sync command does
+  tuneHeapForSync();
   const { values } = parseArgs({ options: { config: { type: "string" }, mode: { type: "string" } }, strict: true });
   const started = performance.now();
   let peakHeapUsed = 0;

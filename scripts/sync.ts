@@ -12,11 +12,13 @@ import { loadProvisioningConfig } from "../src/config/load.js";
 import { runSync } from "../src/sync/run.js";
 import { createProgress, silentProgress } from "../src/sync/progress.js";
 import { formatPlan, formatSummary } from "../src/cli/sync-output.js";
+import { tuneHeapForSync } from "../src/sync/heap.js";
 
 const USAGE =
   "npm run sync -- [--dry-run] [--mode live|snapshot] [--allow-deletions N] [--allow-removals N] [--json] [--plan-out file] [--plan-in file] [--rebuild-state] [--config file]";
 
 async function main(): Promise<number> {
+  tuneHeapForSync();
   const args = parseCommandLineOrHelp(
     process.argv.slice(2),
     {
