@@ -567,6 +567,7 @@ async function runStream(
       out.push(memberOutcome(a, false));
     }
   };
+  orderCreatesByGroup(users, memberItems);
   const record: MemberRecorder = {
     accept(a, value) {
       (a.kind === "add" ? a.added : a.removed).push(value);
@@ -827,6 +828,41 @@ async function runStream(
   for (const g of groups.values()) unsent(g.accounts, g.values);
   for (const a of unsettled) rest.push(memberOutcome(a, options.signal?.aborted === true));
   await finishMany(rest);
+}
+
+/**
+ * Puts the creates in the order that completes groups one after another: the per-user
+ * operations that are not creates first (plan order), then, group by group (plan order), the
+ * creates of its members not placed yet, then the creates no member change names. In plan order
+ * (sorted by identifier) every group would wait for creates spread over the whole stream and
+ * all the last partial member PATCHes would pile up at its end, where the payload limit, not
+ * `maxOperations`, cuts the requests; completed one after another, they spread over the
+ * stream and every request can be full. Creates do not depend on each other, so any order is
+ * safe; the outcomes and the ledger do not depend on it either.
+ */
+function orderCreatesByGroup(users: (Item | undefined)[], memberItems: readonly Item[]): void {
+  const creates = new Map<string, Item>();
+  const out: Item[] = [];
+  for (const item of users) {
+    if (!item) continue;
+    if (item.operation.op === "createUser") creates.set(item.operation.externalId, item);
+    else out.push(item);
+  }
+  if (creates.size === 0) return;
+  for (const { operation: op } of memberItems) {
+    if (op.op !== "addMembers") continue;
+    for (const m of op.members) {
+      if (!("externalId" in m)) continue;
+      const item = creates.get(m.externalId);
+      if (!item) continue;
+      creates.delete(m.externalId);
+      out.push(item);
+    }
+  }
+  // the creates no member change names, in plan order
+  for (const item of users) if (item?.operation.op === "createUser" && creates.has(item.operation.externalId)) out.push(item);
+  users.length = 0;
+  for (const item of out) users.push(item);
 }
 
 interface MemberRecorder {
