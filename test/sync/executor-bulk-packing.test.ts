@@ -188,6 +188,15 @@ describe("RFC 7644 §3.7 Bulk requests: the sync's member PATCHes packed with th
           }
         }
       }
+      // creates go out group by group: a create's first naming group (plan order) never goes back
+      const firstGroup = new Map<string, number>();
+      plan.operations.forEach((o, i) => {
+        if (o.op !== "addMembers") return;
+        for (const m of o.members) if ("externalId" in m && !firstGroup.has(m.externalId)) firstGroup.set(m.externalId, i);
+      });
+      const userNameToExt = new Map(plan.operations.flatMap((o) => (o.op === "createUser" ? [[o.user.userName, o.externalId] as const] : [])));
+      const order = f.requests.flatMap((q) => q.ops.filter((o) => o.method === "POST").map((o) => firstGroup.get(userNameToExt.get((o.data as { userName: string }).userName)!) ?? Number.POSITIVE_INFINITY));
+      for (let i = 1; i < order.length; i++) expect(order[i]!, `${context} create ${i}`).toBeGreaterThanOrEqual(order[i - 1]!);
       // the Catalog ends with exactly the planned members
       const ids = createdIds(outcomes);
       for (const [g, want] of Object.entries(plan.expected)) {
