@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--quick] [--only action|sync] [--users N] [--runs N] [--naive N|0] [--ldap N|0] [--variants full-bulk,full,minimal] [--json]
+ * npm run bench -- [--quick] [--only action|sync] [--users N[,N…]] [--runs N] [--naive N|0] [--ldap N|0] [--variants full-bulk,full,minimal] [--json]
  *
  * Reproducible benchmarks against the sandbox on loopback (its own process). Client and
  * server CPU are reported apart. Each figure carries its conditions. Exit 0 when every
@@ -227,7 +227,7 @@ async function main(): Promise<number> {
   const log = (s: string): void => {
     process.stderr.write(`${s}\n`);
   };
-  const userSizes = values.users !== undefined ? [Number(values.users)] : values.quick ? [1_000, 5_000] : [1_000, 10_000, 100_000];
+  const userSizes = values.users !== undefined ? values.users.split(",").map(Number) : values.quick ? [1_000, 5_000] : [1_000, 10_000, 100_000];
   if (userSizes.some((n) => !Number.isInteger(n) || n < 10)) {
     process.stderr.write(`bench: "--users" must be an integer of at least 10\n`);
     return 2;

@@ -21,6 +21,7 @@ import type {
   TargetConfig,
 } from "./types.js";
 import { aggregate, parseYamlFile, parseYamlText, validateWithSchema, type LocatedYaml } from "./yaml.js";
+import validateProvisioning from "./generated/provisioning-validator.js";
 
 export interface LoadOptions {
   /** config file; default env PROVISIONING_CONFIG, then ./provisioning.yaml */
@@ -145,7 +146,7 @@ export function buildProvisioningConfig(doc: LocatedYaml, options: { env: Record
     err([...path, key], `secret "${key}" must not be in the config file`, secretHint(key));
   });
 
-  for (const e of validateWithSchema(doc, provisioningSchema)) {
+  for (const e of validateWithSchema(doc, provisioningSchema, validateProvisioning)) {
     const key = e.details?.key;
     if (typeof key === "string" && secretPaths.has(`${String(e.details?.path ?? "")}${e.details?.path ? "." : ""}${key}`)) continue;
     errors.push(e);

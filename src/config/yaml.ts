@@ -87,8 +87,11 @@ export function parseYamlFile(file: string): LocatedYaml {
   return parseYamlText(text, file);
 }
 
+/** the options of every validator, compiled here or generated ahead (`npm run generate:validators`) */
+export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: false, allowUnionTypes: true } as const;
+
 const compiled = new WeakMap<object, ValidateFunction>();
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true });
+let ajv: Ajv | undefined;
 
 /**
  * Validate a parsed document against a JSON Schema (draft-07, ajv 8, every error collected).
@@ -96,9 +99,11 @@ const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionT
  * known key is close. Each error has `details.keyword`, `details.path` and, for unknown keys,
  * `details.key`.
  */
-export function validateWithSchema(doc: LocatedYaml, schema: object): ConfigError[] {
-  let validate = compiled.get(schema);
+export function validateWithSchema(doc: LocatedYaml, schema: object, generated?: ValidateFunction): ConfigError[] {
+  // the validator generated from this schema ahead of time, when the caller has one (a test keeps them equal)
+  let validate = generated ?? compiled.get(schema);
   if (!validate) {
+    ajv ??= new Ajv(AJV_OPTIONS);
     validate = ajv.compile(schema);
     compiled.set(schema, validate);
   }

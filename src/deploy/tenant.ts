@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { ConfigError, ProvisioningError, type ErrorCode } from "../errors.js";
 import { aggregate, parseYamlFile, validateWithSchema, type LocatedYaml } from "../config/yaml.js";
+import validateTenant from "../config/generated/tenant-validator.js";
 import type { BindingPosition, DesiredBinding } from "./plan.js";
 
 export interface TenantSecret {
@@ -245,7 +246,7 @@ export async function loadTenantFile(options: LoadTenantOptions = {}): Promise<T
   const env = options.env ?? process.env;
   const file = resolve(options.file ?? env.AUTH0_TENANT_FILE ?? "tenant.yaml");
   const doc = parseYamlFile(file);
-  const errors: ConfigError[] = [...validateWithSchema(doc, tenantSchema)];
+  const errors: ConfigError[] = [...validateWithSchema(doc, tenantSchema, validateTenant)];
   if (errors.length > 0) throw aggregate(errors, file);
 
   const root = (doc.value ?? {}) as { actions?: RawAction[]; triggers?: Record<string, RawBinding[]> };

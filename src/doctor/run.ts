@@ -9,6 +9,7 @@ import { loadProvisioningConfig } from "../config/load.js";
 import type { ProvisioningConfig } from "../config/types.js";
 import { aggregate, parseYamlFile, validateWithSchema } from "../config/yaml.js";
 import { tenantSchema } from "../deploy/tenant.js";
+import validateTenant from "../config/generated/tenant-validator.js";
 import { ConfigError, ExitCode } from "../errors.js";
 import { createCliFetch } from "../scim/cli-fetch.js";
 import { checkAuth0 } from "./auth0.js";
@@ -54,7 +55,7 @@ export function checkTenantFile(file: string, env: Record<string, string | undef
   }
   try {
     const doc = parseYamlFile(file);
-    const errors = validateWithSchema(doc, tenantSchema);
+    const errors = validateWithSchema(doc, tenantSchema, validateTenant);
     const root = (doc.value ?? {}) as { actions?: { secrets?: unknown }[] };
     const optional: string[] = [];
     (root.actions ?? []).forEach((a, i) => {

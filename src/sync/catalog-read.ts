@@ -64,8 +64,15 @@ export async function resolveManagedGroups(
     }
     return out;
   }
-  for (const name of names) {
-    const g = await client.findGroupByDisplayName(name);
+  // a few look-ups at once (the client bounds its connections); errors in the order of `names`
+  const found: Promise<ScimGroup | undefined>[] = [];
+  for (let i = 0; i < names.length; i += LOOKUPS_AT_ONCE) {
+    const wave = names.slice(i, i + LOOKUPS_AT_ONCE).map((name) => client.findGroupByDisplayName(name));
+    await Promise.allSettled(wave);
+    found.push(...wave);
+  }
+  for (const [i, name] of names.entries()) {
+    const g = await found[i]!;
     if (!g) throw missing(name);
     out.push({ id: g.id, displayName: g.displayName });
   }
@@ -74,6 +81,8 @@ export async function resolveManagedGroups(
 
 /** above this many managed groups, the groups are listed once rather than looked up one by one */
 const LIST_GROUPS_FROM = 20;
+/** group look-ups in flight at once */
+const LOOKUPS_AT_ONCE = 8;
 
 /** How the members of the managed groups were read (for tests and diagnostics). */
 export type MemberReadMode =
