@@ -81,8 +81,8 @@ export async function resolveManagedGroups(
 
 /** above this many managed groups, the groups are listed once rather than looked up one by one */
 const LIST_GROUPS_FROM = 20;
-/** group look-ups in flight at once */
-const LOOKUPS_AT_ONCE = 8;
+/** group look-ups in flight at once (the client also bounds its connections) */
+const LOOKUPS_AT_ONCE = LIST_GROUPS_FROM;
 
 /** How the members of the managed groups were read (for tests and diagnostics). */
 export type MemberReadMode =
@@ -112,22 +112,36 @@ export async function readCatalogState(
   where?: { file?: string },
   observe?: { memberReads?: (mode: MemberReadMode) => void },
 ): Promise<CatalogState> {
-  const groups = await resolveManagedGroups(client, managedGroupNames, where);
-  const managed = new Map<string, string[]>(groups.map((g) => [g.id, []]));
+  // the managed groups and the users are read at once (one round trip fewer, the discovery shared)
   const users: CatalogUser[] = [];
+  /** direct memberships the users show, as two parallel arrays (user id, group id) */
+  const memberOf: string[] = [];
+  const memberIn: string[] = [];
   let groupsShown = false;
-  for await (const u of client.listUsers({ count: 1000 })) {
-    users.push(toCatalogUser(u));
-    if (!Array.isArray(u.groups)) continue;
-    for (const g of u.groups as unknown[]) {
-      if (typeof g !== "object" || g === null) continue;
-      const { value, type } = g as { value?: unknown; type?: unknown };
-      if (typeof value !== "string") continue;
-      groupsShown = true;
-      if (type !== undefined && type !== null && !(typeof type === "string" && type.toLowerCase() === "direct")) continue;
-      managed.get(value)?.push(u.id);
+  const listing = (async () => {
+    for await (const u of client.listUsers({ count: 1000 })) {
+      users.push(toCatalogUser(u));
+      if (!Array.isArray(u.groups)) continue;
+      for (const g of u.groups as unknown[]) {
+        if (typeof g !== "object" || g === null) continue;
+        const { value, type } = g as { value?: unknown; type?: unknown };
+        if (typeof value !== "string") continue;
+        groupsShown = true;
+        if (type !== undefined && type !== null && !(typeof type === "string" && type.toLowerCase() === "direct")) continue;
+        memberOf.push(u.id);
+        memberIn.push(value);
+      }
     }
-  }
+  })();
+  const [resolved, listed] = await Promise.allSettled([resolveManagedGroups(client, managedGroupNames, where), listing]);
+  // a configuration error (a missing group) comes first, as when the groups were read first
+  if (resolved.status === "rejected") throw resolved.reason;
+  if (listed.status === "rejected") throw listed.reason;
+  const groups = resolved.value;
+  const managed = new Map<string, string[]>(groups.map((g) => [g.id, []]));
+  for (const [i, groupId] of memberIn.entries()) managed.get(groupId)?.push(memberOf[i]!);
+  memberOf.length = 0;
+  memberIn.length = 0;
   users.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const state = (members: (id: string) => string[]): CatalogState => ({
     users,
