@@ -1,20 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { createRandom } from "../../bench/generate.js";
 import { bulkRequest } from "../../src/scim/bulk.js";
 import { executePlan, type OperationOutcome } from "../../src/sync/executor.js";
 import type { SyncOperation } from "../../src/sync/plan-types.js";
 import type { BulkOperation, BulkOperationResponse, Capabilities, ScimClientApi } from "../../src/scim/types.js";
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Recorded {
   ops: BulkOperation[];
@@ -143,7 +132,7 @@ function createdIds(outcomes: OperationOutcome[]): Map<string, string> {
 describe("RFC 7644 §3.7 Bulk requests: the sync's member PATCHes packed with the creates", () => {
   it("for random plans: requests = ceil(operations / maxOperations), within both limits, bulkId references only to earlier creates of the same request (§3.7.2)", async () => {
     for (let seed = 1; seed <= 60; seed++) {
-      const random = rng(seed);
+      const random = createRandom(seed);
       const plan = randomPlan(random);
       const batchSize = 1 + Math.floor(random() * 25);
       const maxOperations = 2 + Math.floor(random() * 60);
