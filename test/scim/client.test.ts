@@ -1,19 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { testCapabilities } from "../helpers/capabilities.js";
 import { ProvisioningError, isUniquenessError } from "../../src/errors.js";
 import { ScimClient } from "../../src/scim/client.js";
 import type { Capabilities, PatchRequest } from "../../src/scim/types.js";
 import { fakeFetch, fakeTime, list, noTimer, scimError, type Call, type Reply } from "./fakes.js";
 
-const caps = (c: Partial<Capabilities> = {}): Capabilities => ({
-  bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
-  etag: false,
-  userGroups: false,
-  memberFilter: false,
-  userNameCaseInsensitive: true,
-  orFilter: true,
-  pageCap: 100,
-  ...c,
-});
+const caps = (c: Partial<Capabilities> = {}): Capabilities => testCapabilities({ memberFilter: false, ...c });
 
 function client(handler: (c: Call, i: number) => Reply | Promise<Reply>, capabilities?: Capabilities) {
   const f = fakeFetch(handler);

@@ -5,12 +5,13 @@
  * requests drop to one confirming group read; a profile without `groups` reads per group; an
  * empty Catalog reads no group.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCliFetch, type CliFetch } from "../../src/scim/cli-fetch.js";
 import { ScimClient } from "../../src/scim/client.js";
 import { readCatalogState, toCatalogUser, type MemberReadMode } from "../../src/sync/catalog-read.js";
 import type { CatalogState } from "../../src/sync/plan-types.js";
-import { startSandbox, type SandboxHandle } from "../helpers/sandbox.js";
+import { startSandbox } from "../helpers/sandbox.js";
+import { useSandbox } from "../helpers/use-sandbox.js";
 
 const MANY = Array.from({ length: 24 }, (_, i) => `managed-${String(i).padStart(2, "0")}`);
 const GROUPS = [...MANY, "unmanaged-a", "unmanaged-b"];
@@ -33,21 +34,16 @@ const groupMemberReads = (entries: { method: string; path: string }[]): number =
 
 for (const profile of ["full", "minimal"] as const) {
   describe(`readCatalogState against the sandbox (profile ${profile})`, () => {
-    let sb: SandboxHandle;
+    const sb = useSandbox({ profile, groups: GROUPS });
     let http: CliFetch;
     const client = (): ScimClient =>
       new ScimClient({ baseUrl: sb.baseUrl, apiKey: sb.apiKey, fetch: http.fetch, timeoutMs: 10_000, retries: 2, discovery: "serviceProviderConfig" });
 
-    beforeAll(async () => {
-      sb = await startSandbox({ profile, groups: GROUPS });
+    beforeAll(() => {
       http = createCliFetch({ maxConnections: 4 });
     });
     afterAll(async () => {
       await http?.close();
-      await sb?.stop();
-    });
-    beforeEach(async () => {
-      await sb.reset(GROUPS);
     });
 
     it("an empty Catalog: no group is read and every managed group is empty", async () => {

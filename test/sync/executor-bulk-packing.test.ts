@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { testCapabilities } from "../helpers/capabilities.js";
 import { createRandom } from "../../bench/generate.js";
 import { bulkRequest } from "../../src/scim/bulk.js";
 import { executePlan, type OperationOutcome } from "../../src/sync/executor.js";
 import type { SyncOperation } from "../../src/sync/plan-types.js";
-import type { BulkOperation, BulkOperationResponse, Capabilities, ScimClientApi } from "../../src/scim/types.js";
+import type { BulkOperation, BulkOperationResponse, ScimClientApi } from "../../src/scim/types.js";
 
 interface Recorded {
   ops: BulkOperation[];
@@ -22,15 +23,7 @@ function bulkCatalog(options: { maxOperations: number; maxPayloadSize: number; f
   const requests: Recorded[] = [];
   const patches: { groupId: string; add: string[]; remove: string[] }[] = [];
   let n = 0;
-  const caps: Capabilities = {
-    bulk: { supported: true, maxOperations: options.maxOperations, maxPayloadSize: options.maxPayloadSize },
-    etag: false,
-    userGroups: false,
-    memberFilter: true,
-    userNameCaseInsensitive: true,
-    orFilter: true,
-    pageCap: 100,
-  };
+  const caps = testCapabilities({ bulk: { supported: true, maxOperations: options.maxOperations, maxPayloadSize: options.maxPayloadSize } });
   const client: Partial<ScimClientApi> = {
     async capabilities() {
       return caps;

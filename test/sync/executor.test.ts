@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { testCapabilities } from "../helpers/capabilities.js";
 import { ScimResponseError } from "../../src/errors.js";
 import { executePlan as execute, type AuditEntry, type ExecutorOptions, type OperationOutcome } from "../../src/sync/executor.js";
 import type { SyncOperation } from "../../src/sync/plan-types.js";
-import type { BulkOperation, BulkOperationResponse, Capabilities, ScimClientApi, ScimUser } from "../../src/scim/types.js";
+import type { BulkOperation, BulkOperationResponse, ScimClientApi, ScimUser } from "../../src/scim/types.js";
 
 /** An in-memory Catalog behind the client interface, recording every write. */
 function fakeClient(options: { bulk?: boolean; failCreateFor?: string[]; failDeactivate?: string[]; maxOperations?: number } = {}) {
@@ -18,15 +19,7 @@ function fakeClient(options: { bulk?: boolean; failCreateFor?: string[]; failDea
     await new Promise((r) => setImmediate(r));
     inFlight--;
   };
-  const caps: Capabilities = {
-    bulk: { supported: options.bulk === true, maxOperations: options.maxOperations ?? 10, maxPayloadSize: 1_000_000 },
-    etag: false,
-    userGroups: false,
-    memberFilter: true,
-    userNameCaseInsensitive: true,
-    orFilter: true,
-    pageCap: 100,
-  };
+  const caps = testCapabilities({ bulk: { supported: options.bulk === true, maxOperations: options.maxOperations ?? 10, maxPayloadSize: 1_000_000 } });
   const client: Partial<ScimClientApi> = {
     async capabilities() {
       return caps;
