@@ -1,5 +1,6 @@
 /**
- * Profiles one initial sync (and a no-change run) with `node --cpu-prof` in the sync child:
+ * Profiles one initial sync (and a no-change run) with `node --cpu-prof` in the sync child and
+ * in the sandbox (the Catalog's side, written when the sandbox stops):
  *
  *   tsx bench/profile-sync.ts --users 5000 --profile minimal --dir /tmp/prof
  *
@@ -11,6 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { generateDirectory } from "./generate.js";
 import { createSyncWorkspace, measureSync } from "./sync-bench.js";
+import { startSandbox } from "../test/helpers/sandbox.js";
 
 interface ProfileNode {
   id: number;
@@ -46,7 +48,10 @@ async function main(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const g = generateDirectory({ users, groups: Math.max(10, Math.round(users / 100)), memberships: users * 5, seed: 1 });
-  const ws = await createSyncWorkspace({ mapping: g.mapping, catalogGroups: g.catalogGroups, profile, mode: "snapshot" });
+  const serverDir = join(dir, "sandbox");
+  mkdirSync(serverDir);
+  const sandbox = await startSandbox({ profile, groups: g.catalogGroups, nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${serverDir}`] });
+  const ws = await createSyncWorkspace({ mapping: g.mapping, catalogGroups: g.catalogGroups, profile, mode: "snapshot", sandbox });
   try {
     ws.writeDirectory(g.directory);
     for (const run of ["initial", "second"]) {
@@ -62,6 +67,13 @@ async function main(): Promise<void> {
     }
   } finally {
     await ws.close();
+    await sandbox.stop();
+  }
+  process.stdout.write("sandbox (both runs):\n");
+  for (const f of readdirSync(serverDir)) {
+    const p = JSON.parse(readFileSync(join(serverDir, f), "utf8")) as CpuProfile;
+    if (p.samples.length < 100) continue;
+    process.stdout.write(`${topSelfTime(p).join("\n")}\n`);
   }
 }
 

@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { changeDirectory, generateDirectory, minimumChangeWrites, minimumInitialWrites, type GeneratedDirectory } from "./generate.js";
 import { createSyncWorkspace, measureSync, type SyncMeasurement } from "./sync-bench.js";
 import { runNaive } from "./naive.js";
-import { startSandbox } from "../test/helpers/sandbox.js";
+import { startSandbox, type SandboxHandle } from "../test/helpers/sandbox.js";
 import { runActionBench } from "./action-bench.js";
 import { benchSandboxStartup } from "./sandbox-startup.js";
 import { benchLdap } from "./ldap-bench.js";
@@ -34,6 +34,8 @@ export interface Figure {
 
 const BATCH = 100;
 const BULK_MAX_OPERATIONS = 1000;
+/** the unmeasured sync that warms each row's Catalog process */
+const WARM_UP_USERS = 1_000;
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -53,8 +55,17 @@ interface SyncRunSet {
   changeMinimum: number;
 }
 
-async function syncOnce(g: GeneratedDirectory, profile: "full" | "minimal", latencyMs: number, log: (s: string) => void, useBulk = profile === "full"): Promise<SyncRunSet> {
-  const ws = await createSyncWorkspace({ mapping: g.mapping, catalogGroups: g.catalogGroups, profile, mode: "snapshot", batchSize: BATCH });
+async function syncOnce(
+  g: GeneratedDirectory,
+  profile: "full" | "minimal",
+  latencyMs: number,
+  log: (s: string) => void,
+  useBulk = profile === "full",
+  /** a running sandbox of this profile, reset here to the directory's Catalog groups (default: a new one) */
+  sandbox?: SandboxHandle,
+): Promise<SyncRunSet> {
+  if (sandbox) await sandbox.reset(g.catalogGroups);
+  const ws = await createSyncWorkspace({ mapping: g.mapping, catalogGroups: g.catalogGroups, profile, mode: "snapshot", batchSize: BATCH, ...(sandbox ? { sandbox } : {}) });
   const env = useBulk ? {} : { extraEnv: { BENCH_BULK: "off" } };
   try {
     if (latencyMs > 0) await ws.sandbox.setFaults([{ kind: "latency", latencyMs }]);
@@ -83,6 +94,8 @@ const VARIANTS: Record<string, { profile: "full" | "minimal"; bulk: boolean }> =
 async function benchSync(userSizes: number[], runsFor: (n: number) => number, log: (s: string) => void, only?: string[]): Promise<Figure[]> {
   const figures: Figure[] = [];
   const perUser: { users: number; ms: number; processMs: number }[] = [];
+  // another directory (seed 2) whose groups are among every size's first Catalog groups
+  const warmUp = generateDirectory({ ...sizes(WARM_UP_USERS), seed: 2 });
   for (const n of userSizes) {
     const s = sizes(n);
     const g = generateDirectory({ ...s, seed: 1 });
@@ -94,8 +107,16 @@ async function benchSync(userSizes: number[], runsFor: (n: number) => number, lo
         const load0 = loadAverage();
         log(`sync ${n} users, ${profile}, Bulk ${useBulk ? "on" : "off"}, ${latency} ms (${runs} run${runs > 1 ? "s" : ""}), ${load0}`);
         const sets: SyncRunSet[] = [];
-        for (let i = 0; i < runs; i++) sets.push(await syncOnce(g, profile, latency, log, useBulk));
-        const cond = `file source, ${s.users} users / ${s.groups} groups / ${s.memberships} memberships, sandbox ${profile}, Bulk ${useBulk ? "on" : "off"}, ${latency} ms delay, batch ${BATCH}, concurrency 8, snapshot mode, median of ${runs}; ${load0} before, ${loadAverage()} after`;
+        // one Catalog process for the runs of this row, as a Catalog serves many syncs: warmed by an
+        // unmeasured sync of another directory, then emptied (reset) before each measured run
+        const sandbox = await startSandbox({ profile, groups: g.catalogGroups });
+        try {
+          await syncOnce(warmUp, profile, 0, () => undefined, useBulk, sandbox);
+          for (let i = 0; i < runs; i++) sets.push(await syncOnce(g, profile, latency, log, useBulk, sandbox));
+        } finally {
+          await sandbox.stop();
+        }
+        const cond = `file source, ${s.users} users / ${s.groups} groups / ${s.memberships} memberships, sandbox ${profile} (one process per row, warmed by an unmeasured ${WARM_UP_USERS.toLocaleString("en")}-user sync, reset before each run), Bulk ${useBulk ? "on" : "off"}, ${latency} ms delay, batch ${BATCH}, concurrency 8, snapshot mode, median of ${runs}; ${load0} before, ${loadAverage()} after`;
         const med = (f: (r: SyncRunSet) => number): number => median(sets.map(f));
         const scenario = `sync ${n.toLocaleString("en")} ${profile}${useBulk ? " + Bulk" : ""}`;
         const ok = sets.every((r) => r.initial.ok && r.second.ok && r.change.ok);

@@ -27,6 +27,8 @@ export interface SandboxProcessOptions {
   maxPageSize?: number;
   /** a file path or ":memory:" (the sandbox's default) */
   db?: string;
+  /** extra Node options for the sandbox process, e.g. `--cpu-prof` (benchmark profiles) */
+  nodeArgs?: string[];
 }
 
 export interface SandboxProcess {
@@ -49,7 +51,7 @@ export interface SandboxProcess {
 
 function sandboxArgs(apiKey: string, options: SandboxProcessOptions): string[] {
   const groups = options.groups ?? [];
-  const args = ["--import", "tsx", "scripts/sandbox.ts", "--port", "0", "--api-key", apiKey];
+  const args = [...(options.nodeArgs ?? []), "--import", "tsx", "scripts/sandbox.ts", "--port", "0", "--api-key", apiKey];
   if (groups.some((g) => g.includes(",") || g.includes("\n"))) {
     const dir = mkdtempSync(join(tmpdir(), "sandbox-groups-"));
     const file = join(dir, "groups.json");

@@ -3,7 +3,6 @@
  * CRUD, listing, discovery and Bulk (RFC 7644 §3). Every write runs in one transaction and
  * leaves an audit entry. Errors are thrown as {@link ScimResponseError}.
  */
-import { randomUUID } from "node:crypto";
 import { ScimResponseError } from "../errors.js";
 import {
   SCHEMA_ERROR,
@@ -12,7 +11,8 @@ import {
   SCHEMA_SERVICE_PROVIDER_CONFIG,
   SCHEMA_USER,
 } from "../scim/types.js";
-import { processBulk } from "./bulk.js";
+import { processBulk, type BulkExec } from "./bulk.js";
+import { createUuidV7Generator, type IdGenerator } from "./ids.js";
 import { CORE_SCHEMAS, FilterSyntaxError, filterAttributes, indexedEquality, matchesFilter, parseFilter, type Filter } from "./filter.js";
 import { applyPatch, parsePatchRequest, type MemberOps } from "./patch.js";
 import { checkFilterSupported, type ProfileRules } from "./profiles.js";
@@ -42,9 +42,14 @@ export interface ServiceOptions {
   bulkMaxOperations: number;
   bulkMaxPayloadSize: number;
   now?: () => string;
+  /** resource ids; default time-ordered UUIDs (version 7) */
+  newId?: IdGenerator;
 }
 
 const SCHEMA_SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+/** a Bulk operation failed inside the request's single transaction: roll back, run again one by one */
+class OperationFailed extends Error {}
+
 const err = (status: number, scimType: string | undefined, detail: string): ScimResponseError =>
   new ScimResponseError(status, { ...(scimType ? { scimType } : {}), detail });
 
@@ -108,6 +113,7 @@ export function project(resource: Record<string, unknown>, attributes: string[],
 export class ScimService {
   baseUrl = "";
   private readonly now: () => string;
+  private readonly newId: IdGenerator;
 
   constructor(
     readonly store: SandboxStore,
@@ -115,6 +121,7 @@ export class ScimService {
     private readonly options: ServiceOptions,
   ) {
     this.now = options.now ?? (() => new Date().toISOString());
+    this.newId = options.newId ?? createUuidV7Generator();
   }
 
   get pageCap(): number {
@@ -191,29 +198,7 @@ export class ScimService {
         if (method !== "POST") throw err(405, undefined, `method "${method}" is not allowed on "/Bulk"`);
         ctx.resourceType = "Bulk";
         ctx.summary = `bulk (${Array.isArray((req.body as { Operations?: unknown[] } | null)?.Operations) ? (req.body as { Operations: unknown[] }).Operations.length : 0} operations)`;
-        return {
-          status: 200,
-          body: processBulk(req.body, req.bodySize, { maxOperations: this.options.bulkMaxOperations, maxPayloadSize: this.options.bulkMaxPayloadSize }, (m, p, data) => {
-            const u = new URL(p, "http://bulk.invalid");
-            const bodyText = data === undefined ? "" : JSON.stringify(data);
-            try {
-              const r = this.handle({ method: m, path: u.pathname, query: u.searchParams, body: data, bodySize: bodyText.length });
-              const b = r.body as { id?: string; meta?: { location?: string } } | undefined;
-              const segments = u.pathname.split("/").filter(Boolean);
-              const location = b?.meta?.location ?? (segments.length === 2 ? `${this.baseUrl}${u.pathname}` : undefined);
-              return {
-                status: r.status,
-                body: r.body,
-                ...(b?.id ? { id: b.id } : {}),
-                ...(location ? { location } : {}),
-                ...(r.headers?.ETag ? { version: r.headers.ETag } : {}),
-              };
-            } catch (e) {
-              if (e instanceof ScimResponseError) return { status: e.httpStatus, body: errorBody(e) };
-              throw e;
-            }
-          }),
-        };
+        return { status: 200, body: this.bulk(req) };
       case "Users":
       case "Groups": {
         const type: ResourceTypeName = head === "Users" ? "User" : "Group";
@@ -479,7 +464,7 @@ export class ScimService {
   private create(type: ResourceTypeName, req: ScimRequest, ctx: { summary: string; resourceId?: string | null }): ScimResult {
     const b = this.input(type, req.body);
     const data = normalizeResource(type, b);
-    const id = randomUUID();
+    const id = this.newId();
     const now = this.now();
     if (type === "User") {
       ctx.summary = `create user "${data.userName as string}"`;
@@ -555,10 +540,54 @@ export class ScimService {
     return { status: 204 };
   }
 
+  /**
+   * A Bulk request (RFC 7644 §3.7) runs in one transaction: one commit per request instead of
+   * one per operation. Each operation must still stand alone (one that fails leaves no partial
+   * change behind while the others take effect), so on the first operation that fails the whole
+   * transaction is rolled back and the request runs again with one transaction per operation.
+   * Both runs answer the same; only the ids of created resources differ.
+   */
+  private bulk(req: ScimRequest): Record<string, unknown> {
+    const limits = { maxOperations: this.options.bulkMaxOperations, maxPayloadSize: this.options.bulkMaxPayloadSize };
+    try {
+      return this.store.transaction(() => processBulk(req.body, req.bodySize, limits, this.bulkOperation(true)));
+    } catch (e) {
+      if (!(e instanceof OperationFailed)) throw e;
+    }
+    return processBulk(req.body, req.bodySize, limits, this.bulkOperation(false));
+  }
+
+  /** runs one Bulk operation; with `abortOnFailure`, a failure throws {@link OperationFailed} */
+  private bulkOperation(abortOnFailure: boolean): BulkExec {
+    return (m, p, data) => {
+      const u = new URL(p, "http://bulk.invalid");
+      const bodyText = data === undefined ? "" : JSON.stringify(data);
+      let r: ScimResult;
+      try {
+        r = this.handle({ method: m, path: u.pathname, query: u.searchParams, body: data, bodySize: bodyText.length });
+      } catch (e) {
+        if (!(e instanceof ScimResponseError)) throw e;
+        if (abortOnFailure) throw new OperationFailed();
+        return { status: e.httpStatus, body: errorBody(e) };
+      }
+      if (abortOnFailure && r.status >= 400) throw new OperationFailed();
+      const b = r.body as { id?: string; meta?: { location?: string } } | undefined;
+      const segments = u.pathname.split("/").filter(Boolean);
+      const location = b?.meta?.location ?? (segments.length === 2 ? `${this.baseUrl}${u.pathname}` : undefined);
+      return {
+        status: r.status,
+        body: r.body,
+        ...(b?.id ? { id: b.id } : {}),
+        ...(location ? { location } : {}),
+        ...(r.headers?.ETag ? { version: r.headers.ETag } : {}),
+      };
+    };
+  }
+
   // admin helpers (never audited)
 
   seedGroup(displayName: string): string {
-    const id = randomUUID();
+    const id = this.newId();
     const now = this.now();
     this.store.insertGroup(id, displayName, null, { displayName }, now);
     return id;
@@ -567,7 +596,7 @@ export class ScimService {
   seedUser(body: Record<string, unknown>): string {
     const data = normalizeResource("User", body);
     this.checkUserUnique(data);
-    const id = randomUUID();
+    const id = this.newId();
     this.store.insertUser(id, this.userColumns(data), data, this.now());
     return id;
   }

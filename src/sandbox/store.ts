@@ -43,6 +43,7 @@ export const foldKey = (s: string): string => s.toLowerCase();
 export class SandboxStore {
   readonly db: Database.Database;
   private readonly s;
+  private readonly tx: (fn: () => unknown) => unknown;
 
   constructor(file = ":memory:") {
     this.db = new Database(file);
@@ -71,6 +72,7 @@ export class SandboxStore {
         status INTEGER NOT NULL, resource_type TEXT, resource_id TEXT, summary TEXT NOT NULL);
     `);
     const db = this.db;
+    this.tx = db.transaction((fn: () => unknown) => fn());
     const cols = "id, data, version, created, last_modified";
     this.s = {
       insertUser: db.prepare(
@@ -129,8 +131,13 @@ export class SandboxStore {
     };
   }
 
+  /**
+   * Runs `fn` in a transaction. Called inside an open transaction (a Bulk request's), it joins
+   * that transaction instead of opening a savepoint: an error thrown inside must then abort the
+   * outer transaction too, which is what the Bulk request does.
+   */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.db.inTransaction ? fn() : (this.tx(fn) as T);
   }
 
   close(): void {

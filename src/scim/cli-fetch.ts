@@ -40,7 +40,7 @@ export function createCliFetch(options: CliFetchOptions = {}): CliFetch {
     const url = typeof input === "string" ? new URL(input) : input instanceof URL ? input : new URL(input.url);
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new TypeError(`cli fetch supports http and https only`);
     const headers: OutgoingHttpHeaders = {};
-    if (init.headers) new Headers(init.headers).forEach((v, k) => (headers[k] = v));
+    if (init.headers) copyRequestHeaders(init.headers, headers);
     const body = init.body;
     if (body !== undefined && body !== null && typeof body !== "string") throw new TypeError("cli fetch sends string bodies only");
     if (body !== undefined && body !== null) headers["content-length"] = Buffer.byteLength(body);
@@ -98,13 +98,64 @@ export function createCliFetch(options: CliFetchOptions = {}): CliFetch {
   return { fetch: f as typeof fetch, close };
 }
 
-function cliResponse(status: number, raw: IncomingMessage["headers"], text: string, url: string): Response {
-  const headers = new Headers();
-  for (const [k, v] of Object.entries(raw)) {
-    if (v === undefined) continue;
-    if (Array.isArray(v)) for (const x of v) headers.append(k, x);
-    else headers.set(k, v);
+/**
+ * Request headers (a plain object, pairs, or anything with `forEach` such as `Headers`) into
+ * Node's header object, names lower-cased. The global `Headers` is not touched: in Node 20 its
+ * first use loads the bundled fetch implementation, tens of milliseconds of a short run.
+ */
+function copyRequestHeaders(from: NonNullable<RequestInit["headers"]>, to: OutgoingHttpHeaders): void {
+  const put = (v: string, k: string): void => {
+    const name = k.toLowerCase();
+    const prior = to[name];
+    to[name] = prior === undefined ? String(v) : `${String(prior)}, ${v}`;
+  };
+  if (Array.isArray(from)) for (const [k, v] of from as [string, string][]) put(v, k);
+  else if (typeof (from as { forEach?: unknown }).forEach === "function") (from as { forEach(cb: (v: string, k: string) => void): void }).forEach(put);
+  else for (const [k, v] of Object.entries(from as Record<string, string>)) if (v !== undefined) put(v, k);
+}
+
+/**
+ * The response's headers: the read-only part of the WHATWG `Headers` interface (names are
+ * case-insensitive, repeated headers are joined with ", ", `set-cookie` is kept apart).
+ */
+export class ResponseHeaders {
+  readonly #map = new Map<string, string>();
+  readonly #cookies: string[] = [];
+  constructor(raw: IncomingMessage["headers"]) {
+    for (const [k, v] of Object.entries(raw)) {
+      if (v === undefined) continue;
+      if (k === "set-cookie") this.#cookies.push(...(Array.isArray(v) ? v : [v]));
+      this.#map.set(k, Array.isArray(v) ? v.join(", ") : v);
+    }
   }
+  get(name: string): string | null {
+    return this.#map.get(name.toLowerCase()) ?? null;
+  }
+  has(name: string): boolean {
+    return this.#map.has(name.toLowerCase());
+  }
+  getSetCookie(): string[] {
+    return [...this.#cookies];
+  }
+  forEach(cb: (value: string, name: string, parent: ResponseHeaders) => void): void {
+    for (const [k, v] of this.entries()) cb(v, k, this);
+  }
+  *entries(): IterableIterator<[string, string]> {
+    yield* [...this.#map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+  *keys(): IterableIterator<string> {
+    for (const [k] of this.entries()) yield k;
+  }
+  *values(): IterableIterator<string> {
+    for (const [, v] of this.entries()) yield v;
+  }
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+}
+
+function cliResponse(status: number, raw: IncomingMessage["headers"], text: string, url: string): Response {
+  const headers = new ResponseHeaders(raw);
   let used = false;
   const consume = (): string => {
     if (used) throw new TypeError("body used already");

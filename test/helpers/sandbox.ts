@@ -14,6 +14,8 @@ export interface SandboxOptions {
   maxPageSize?: number;
   /** a file path or ":memory:" (default) */
   db?: string;
+  /** extra Node options for the sandbox process */
+  nodeArgs?: string[];
 }
 
 export type SandboxHandle = SandboxProcess;

@@ -298,6 +298,43 @@ describe("RFC 7644 §3.7 bulk operations", () => {
     expect((await call(sb, "GET", `/Users?${filterQuery('userName eq "never@example.com"')}`)).body.totalResults).toBe(0);
   });
 
+  it("an operation that fails leaves no part of its change behind, and the others take effect once", async () => {
+    const gid = await groupId(sb, "catalog-admins");
+    const kept = await createUser(sb, "kept@example.com");
+    await sb.clearAudit();
+    const r = await call(sb, "POST", "/Bulk", {
+      schemas: [BULK],
+      Operations: [
+        { method: "POST", path: "/Users", bulkId: "a", data: user("a@example.com") },
+        // its first change is valid, its second is not: the PATCH fails as a whole
+        {
+          method: "PATCH",
+          path: `/Groups/${gid}`,
+          data: patch({ op: "add", path: "members", value: [{ value: kept }] }, { op: "add", path: "members", value: [{ value: "no-such-user" }] }),
+        },
+        { method: "POST", path: "/Users", bulkId: "c", data: user("c@example.com") },
+        { method: "PATCH", path: `/Groups/${gid}`, data: patch({ op: "add", path: "members", value: [{ value: "bulkId:c" }] }) },
+      ],
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.Operations.map((o: { status: string }) => o.status)).toEqual(["201", "400", "201", "204"]);
+    const members = (await call(sb, "GET", `/Groups/${gid}`)).body.members.map((m: { value: string }) => m.value);
+    const c = r.body.Operations[2].location.split("/").pop();
+    expect(members).toEqual([c]);
+    for (const name of ["a@example.com", "c@example.com"]) {
+      expect((await call(sb, "GET", `/Users?${filterQuery(`userName eq "${name}"`)}`)).body.totalResults).toBe(1);
+    }
+    // one audit entry per operation and one for the request: nothing from a rolled-back attempt
+    const audit = await sb.audit();
+    expect(audit.map((e) => [e.method, e.status, e.resourceType])).toEqual([
+      ["POST", 201, "User"],
+      ["PATCH", 400, "Group"],
+      ["POST", 201, "User"],
+      ["PATCH", 204, "Group"],
+      ["POST", 200, "Bulk"],
+    ]);
+  });
+
   it("answers 413 over maxOperations and over maxPayloadSize", async () => {
     const spc = (await call(sb, "GET", "/ServiceProviderConfig")).body;
     expect(spc.bulk).toMatchObject({ supported: true, maxOperations: 1000, maxPayloadSize: 1048576 });

@@ -3,8 +3,12 @@
  * transport relies on (status, headers, body, no redirects, abort, network errors, bounded
  * keep-alive connections, close).
  */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCliFetch } from "../../src/scim/cli-fetch.js";
 
@@ -29,7 +33,7 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
       setTimeout(() => res.writeHead(200, { "content-type": "text/plain" }).end("late"), 30);
     } else {
       res.writeHead(201, { "content-type": "application/json", etag: 'W/"1"', "set-cookie": ["a=1", "b=2"] });
-      res.end(JSON.stringify({ method: req.method, path, body, auth: req.headers.authorization ?? null, type: req.headers["content-type"] ?? null }));
+      res.end(JSON.stringify({ method: req.method, path, body, auth: req.headers.authorization ?? null, type: req.headers["content-type"] ?? null, accept: req.headers.accept ?? null }));
     }
   });
 }
@@ -59,9 +63,70 @@ describe("createCliFetch", () => {
     expect(res.ok).toBe(true);
     expect(res.headers.get("etag")).toBe('W/"1"');
     expect(res.headers.get("set-cookie")).toBe("a=1, b=2");
-    expect(await res.json()).toEqual({ method: "POST", path: "/Users?count=1", body: '{"userName":"ann"}', auth: "Bearer k", type: "application/scim+json" });
+    expect(await res.json()).toEqual({ method: "POST", path: "/Users?count=1", body: '{"userName":"ann"}', auth: "Bearer k", type: "application/scim+json", accept: null });
     await expect(res.text()).rejects.toThrow("body used already");
     await close();
+  });
+
+  it("takes request headers as an object, pairs or Headers, names in any case", async () => {
+    const { fetch, close } = createCliFetch();
+    const forms: RequestInit["headers"][] = [
+      { Authorization: "Bearer k", ACCEPT: "application/scim+json" },
+      [
+        ["authorization", "Bearer k"],
+        ["Accept", "application/scim+json"],
+      ],
+      new Headers({ authorization: "Bearer k", accept: "application/scim+json" }),
+    ];
+    for (const headers of forms) {
+      const body = (await (await fetch(`${base}/echo`, { headers })).json()) as { auth: string; accept: string };
+      expect([body.auth, body.accept]).toEqual(["Bearer k", "application/scim+json"]);
+    }
+    await close();
+  });
+
+  it("answers headers as Headers does: any case, sorted iteration, set-cookie apart", async () => {
+    const { fetch, close } = createCliFetch();
+    const res = await fetch(`${base}/echo`);
+    expect(res.headers.get("ETag")).toBe('W/"1"');
+    expect(res.headers.has("Content-Type")).toBe(true);
+    expect(res.headers.get("x-absent")).toBeNull();
+    expect(res.headers.getSetCookie()).toEqual(["a=1", "b=2"]);
+    const names = [...res.headers.keys()];
+    expect(names).toEqual([...names].sort());
+    expect(names).toContain("etag");
+    const seen: string[] = [];
+    res.headers.forEach((_v, k) => seen.push(k));
+    expect(seen).toEqual(names);
+    await res.text();
+    await close();
+  });
+
+  it("never loads Node's bundled fetch implementation (its first use costs tens of milliseconds)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-fetch-"));
+    try {
+      const script = join(dir, "probe.mts");
+      const modulePath = resolve(import.meta.dirname, "../../src/scim/cli-fetch.ts");
+      writeFileSync(
+        script,
+        `import { createCliFetch } from ${JSON.stringify(modulePath)};
+const { fetch, close } = createCliFetch();
+const res = await fetch(${JSON.stringify(`${base}/echo`)}, { method: "POST", headers: { authorization: "Bearer k" }, body: "{}" });
+const etag = res.headers.get("etag");
+await res.json();
+await close();
+console.log(JSON.stringify({ etag, undici: process.moduleLoadList.some((m) => m.includes("undici")) }));
+`,
+      );
+      // asynchronous: the server answering the probe runs in this process
+      const r = await new Promise<{ stdout: string; stderr: string }>((res, rej) =>
+        execFile(process.execPath, ["--import", "tsx", script], { encoding: "utf8", cwd: resolve(import.meta.dirname, "../..") }, (e, stdout, stderr) => (e ? rej(e) : res({ stdout, stderr }))),
+      );
+      expect(r.stderr).toBe("");
+      expect(JSON.parse(r.stdout.trim())).toEqual({ etag: 'W/"1"', undici: false });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("never follows a redirect: the 3xx is the answer", async () => {
