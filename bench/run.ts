@@ -184,6 +184,29 @@ async function benchSync(userSizes: number[], runsFor: (n: number) => number, lo
       });
     }
   }
+  // report-only: the cost of each added user between consecutive sizes (what stays when a run's
+  // fixed cost, paid once at any size, is set apart), and that fixed cost
+  for (let i = 1; i < perUser.length; i++) {
+    const a = perUser[i - 1]!;
+    const b = perUser[i]!;
+    const marginal = (b.ms * b.users - a.ms * a.users) / (b.users - a.users);
+    figures.push({
+      scenario: "sync scaling",
+      metric: `time per added user, ${a.users.toLocaleString("en")} → ${b.users.toLocaleString("en")}`,
+      conditions: `file source, sandbox full, Bulk on, 0 ms delay, initial sync, sync run: (run at ${b.users} − run at ${a.users}) / ${b.users - a.users}; report only`,
+      value: +marginal.toFixed(3),
+      unit: "ms/user",
+    });
+    if (i === 1) {
+      figures.push({
+        scenario: "sync scaling",
+        metric: "fixed cost of a sync run (any size)",
+        conditions: `run at ${a.users} users − ${a.users} × the time per added user above; report only`,
+        value: Math.round(a.ms * a.users - marginal * a.users),
+        unit: "ms",
+      });
+    }
+  }
   return figures;
 }
 
