@@ -1,7 +1,14 @@
 /**
  * JSON Schema (draft-07) of `provisioning.yaml`. Shape only: cross-field rules (shorthand vs
  * targets, URLs, privileged keys, secrets) live in `load.ts`. Documented in docs/configuration.md.
+ *
+ * The larger sections are `definitions` reached by `$ref`: with `inlineRefs: false` each becomes
+ * its own function in the generated validator, compiled when a file first has that section,
+ * instead of one function holding every section that each command start had to compile.
  */
+
+/** a schema reached through `#/definitions/<name>` */
+const ref = (name: string): { $ref: string } => ({ $ref: `#/definitions/${name}` });
 
 const str = { type: "string", minLength: 1 } as const;
 const strList = { type: "array", items: str } as const;
@@ -87,6 +94,71 @@ const restCommon = {
 
 export const SOURCE_TYPES = ["file", "ldap", "msgraph", "okta", "google", "auth0"] as const;
 
+const sourceFile = obj({ type: str, path: str, connection: str }, ["path"]);
+
+const sourceLdap = obj(
+  {
+    type: str,
+    url: str,
+    bindDn: str,
+    bindPasswordEnv: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+    startTls: bool,
+    caFile: str,
+    connection: str,
+    baseDn: str,
+    users: ldapSearch,
+    groups: ldapSearch,
+    attributes: obj({
+      id: str,
+      email: str,
+      givenName: str,
+      familyName: str,
+      displayName: str,
+      groupName: str,
+      member: str,
+      memberOf: str,
+    }),
+    activeDirectory: bool,
+    nestedGroups: bool,
+    pageSize: posInt,
+    sizeLimit: nonNegInt,
+    timeoutMs: posInt,
+  },
+  ["url"],
+);
+
+const sourceMsgraph = obj(
+  {
+    ...restCommon,
+    tenantId: str,
+    clientId: str,
+    clientSecretEnv: envVar,
+    authorityUrl: str,
+    baseUrl: str,
+    transitiveMembers: bool,
+    groupFilter: str,
+    userFilter: str,
+  },
+  ["tenantId", "clientId"],
+);
+
+const sourceOkta = obj({ ...restCommon, orgUrl: str, apiTokenEnv: envVar, inactiveStatuses: strList, groupSearch: str }, ["orgUrl"]);
+
+const sourceGoogle = obj(
+  { ...restCommon, credentialsFileEnv: envVar, subject: str, customer: str, domain: str, tokenUrl: str, baseUrl: str, nestedGroups: bool },
+  ["subject"],
+);
+
+const sourceAuth0 = obj({
+  ...restCommon,
+  domainEnv: envVar,
+  clientIdEnv: envVar,
+  clientSecretEnv: envVar,
+  baseUrl: str,
+  audience: str,
+  groupsFrom: { enum: ["roles", "organizations"] },
+});
+
 const source = {
   type: "object",
   required: ["type"],
@@ -94,93 +166,42 @@ const source = {
   allOf: [
     {
       if: { properties: { type: { const: "file" } } },
-      then: obj({ type: str, path: str, connection: str }, ["path"]),
+      then: ref("sourceFile"),
     },
     {
       if: { properties: { type: { const: "ldap" } } },
-      then: obj(
-        {
-          type: str,
-          url: str,
-          bindDn: str,
-          bindPasswordEnv: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
-          startTls: bool,
-          caFile: str,
-          connection: str,
-          baseDn: str,
-          users: ldapSearch,
-          groups: ldapSearch,
-          attributes: obj({
-            id: str,
-            email: str,
-            givenName: str,
-            familyName: str,
-            displayName: str,
-            groupName: str,
-            member: str,
-            memberOf: str,
-          }),
-          activeDirectory: bool,
-          nestedGroups: bool,
-          pageSize: posInt,
-          sizeLimit: nonNegInt,
-          timeoutMs: posInt,
-        },
-        ["url"],
-      ),
+      then: ref("sourceLdap"),
     },
     {
       if: { properties: { type: { const: "msgraph" } } },
-      then: obj(
-        {
-          ...restCommon,
-          tenantId: str,
-          clientId: str,
-          clientSecretEnv: envVar,
-          authorityUrl: str,
-          baseUrl: str,
-          transitiveMembers: bool,
-          groupFilter: str,
-          userFilter: str,
-        },
-        ["tenantId", "clientId"],
-      ),
+      then: ref("sourceMsgraph"),
     },
     {
       if: { properties: { type: { const: "okta" } } },
-      then: obj({ ...restCommon, orgUrl: str, apiTokenEnv: envVar, inactiveStatuses: strList, groupSearch: str }, ["orgUrl"]),
+      then: ref("sourceOkta"),
     },
     {
       if: { properties: { type: { const: "google" } } },
-      then: obj(
-        { ...restCommon, credentialsFileEnv: envVar, subject: str, customer: str, domain: str, tokenUrl: str, baseUrl: str, nestedGroups: bool },
-        ["subject"],
-      ),
+      then: ref("sourceGoogle"),
     },
     {
       if: { properties: { type: { const: "auth0" } } },
-      then: obj({
-        ...restCommon,
-        domainEnv: envVar,
-        clientIdEnv: envVar,
-        clientSecretEnv: envVar,
-        baseUrl: str,
-        audience: str,
-        groupsFrom: { enum: ["roles", "organizations"] },
-      }),
+      then: ref("sourceAuth0"),
     },
   ],
 };
 
 const guard = obj({ min: nonNegInt, ratio });
 
+const guards = obj({ deletions: guard, groupRemovals: guard, totalRemovals: guard, allowMissingGroups: strList });
+
 const sync = obj(
   {
-    source,
+    source: ref("source"),
     mode: { enum: ["live", "snapshot"] },
     scope: { enum: ["mapped", "all"] },
     deprovision: obj({ removeMemberships: bool, deleteAfterDays: { type: ["integer", "null"], minimum: 0 } }),
-    guards: obj({ deletions: guard, groupRemovals: guard, totalRemovals: guard, allowMissingGroups: strList }),
+    guards: ref("guards"),
     batchSize: { type: "integer", minimum: 1, maximum: 1000 },
     concurrency: { type: "integer", minimum: 1, maximum: 64 },
     auditEveryHours: { type: "number", minimum: 0 },
@@ -199,17 +220,35 @@ const scim = obj({
   maxConnections: posInt,
 });
 
+const definitions = {
+  target,
+  connection,
+  attributes,
+  login,
+  sync,
+  source,
+  sourceFile,
+  sourceLdap,
+  sourceMsgraph,
+  sourceOkta,
+  sourceGoogle,
+  sourceAuth0,
+  guards,
+  scim,
+};
+
 export const provisioningSchema = {
   type: "object",
   additionalProperties: false,
   properties: {
     catalog,
     ...targetCommon,
-    targets: { type: "array", minItems: 1, items: target },
-    connections: { type: "object", additionalProperties: connection },
-    attributes,
-    login,
-    sync,
-    scim,
+    targets: { type: "array", minItems: 1, items: ref("target") },
+    connections: { type: "object", additionalProperties: ref("connection") },
+    attributes: ref("attributes"),
+    login: ref("login"),
+    sync: ref("sync"),
+    scim: ref("scim"),
   },
+  definitions,
 } as const;

@@ -88,7 +88,8 @@ export function parseYamlFile(file: string): LocatedYaml {
 }
 
 /** the options of every validator, compiled here or generated ahead (`npm run generate:validators`) */
-export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: false, allowUnionTypes: true } as const;
+/** `inlineRefs: false`: each `$ref`'d section is its own function (compiled on first use) */
+export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: false, allowUnionTypes: true, inlineRefs: false } as const;
 
 const compiled = new WeakMap<object, ValidateFunction>();
 let ajv: Ajv | undefined;
