@@ -4,7 +4,8 @@
  * file, line and a hint. Shared by `provisioning.yaml` and `tenant.yaml`.
  */
 import { readFileSync } from "node:fs";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { createRequire } from "node:module";
+import type { Ajv, ErrorObject, ValidateFunction } from "ajv";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { ConfigError } from "../errors.js";
 
@@ -104,7 +105,9 @@ export function validateWithSchema(doc: LocatedYaml, schema: object, generated?:
   // the validator generated from this schema ahead of time, when the caller has one (a test keeps them equal)
   let validate = generated ?? compiled.get(schema);
   if (!validate) {
-    ajv ??= new Ajv(AJV_OPTIONS);
+    // the schema compiler is loaded only here: the commands validate with generated code, and
+    // loading ajv's compiler costs every command start some 25 ms
+    ajv ??= new (createRequire(import.meta.url)("ajv") as typeof import("ajv")).Ajv(AJV_OPTIONS);
     validate = ajv.compile(schema);
     compiled.set(schema, validate);
   }

@@ -4,7 +4,7 @@
  * sandbox, with the sync's reads: `/ServiceProviderConfig` only for discovery, no member read
  * of an empty Catalog, one confirming group read once users carry `groups`.
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -66,6 +66,26 @@ describe("the launcher", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("npm run sync -- [--dry-run]");
     expect(isStale("sync")).toBe(false);
+  });
+
+  it("the commands validate their YAML with generated code: ajv's schema compiler is not in them", async () => {
+    await runProcess(process.execPath, [join(repoRoot, "scripts", "cli.mjs"), "sync", "--help"], { cwd: repoRoot });
+    for (const name of ["sync", "doctor", "verify", "deploy"]) {
+      const code = readFileSync(cliBundlePath(name), "utf8");
+      expect(code, name).toContain("node_modules/ajv/dist/runtime/");
+      expect(code, name).not.toContain("node_modules/ajv/dist/compile/");
+    }
+    // and a mistake still comes back with its file and line
+    const dir = mkdtempSync(join(tmpdir(), "cli-config-"));
+    try {
+      writeFileSync(join(dir, "provisioning.yaml"), "catalog:\n  url: https://catalog.example/scim/v2\nsync:\n  source:\n    type: file\n    path: d.json\n  batchSize: 0\n");
+      const run = await runProcess(process.execPath, [join(repoRoot, "scripts", "cli.mjs"), "sync", "--config", join(dir, "provisioning.yaml"), "--dry-run"], { cwd: repoRoot });
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toMatch(/provisioning\.yaml:7/);
+      expect(run.stderr).toContain("batchSize");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses an unknown command with exit 2", async () => {
