@@ -35,7 +35,7 @@ export interface Figure {
 const BATCH = 100;
 const BULK_MAX_OPERATIONS = 1000;
 /** the unmeasured sync that warms each row's Catalog process */
-const WARM_UP_USERS = 1_000;
+const WARM_UP_USERS = 5_000;
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
