@@ -42,6 +42,25 @@ describe("ledger file", () => {
     expect(back.users).toEqual([ledger.users[1], ledger.users[0], ledger.users[2]]);
   });
 
+  it("a ledger of several megabytes is written in pieces that join into the same lines", () => {
+    const path = tempFile();
+    const users = Array.from({ length: 12_000 }, (_, i) => ({
+      scimId: `0194f3a2-7c00-7000-8000-${String(i).padStart(12, "0")}`,
+      externalId: `ext-${i}-${"x".repeat(150)}`,
+      target: "default",
+      origin: "created" as const,
+      granted: [`group-${i % 7}`, `group-${(i % 7) + 10}`],
+    }));
+    writeLedger(path, { version: 1, users });
+    const text = readFileSync(path, "utf8");
+    expect(text.length).toBeGreaterThan(2 * 1024 * 1024);
+    const lines = text.trimEnd().split("\n");
+    expect(lines).toHaveLength(users.length + 2);
+    expect(lines[1]).toBe(`${JSON.stringify(users[0])},`);
+    expect(lines[users.length]).toBe(JSON.stringify(users[users.length - 1]));
+    expect(readLedger(path).users).toEqual(users);
+  });
+
   it("writes an empty ledger as valid JSON", () => {
     const path = tempFile();
     writeLedger(path, { version: 1, users: [] });
