@@ -7,8 +7,24 @@
  * instead of one function holding every section that each command start had to compile.
  */
 
+type DefinitionName =
+  | "target"
+  | "connection"
+  | "attributes"
+  | "login"
+  | "sync"
+  | "source"
+  | "sourceFile"
+  | "sourceLdap"
+  | "sourceMsgraph"
+  | "sourceOkta"
+  | "sourceGoogle"
+  | "sourceAuth0"
+  | "guards"
+  | "scim";
+
 /** a schema reached through `#/definitions/<name>` */
-const ref = (name: string): { $ref: string } => ({ $ref: `#/definitions/${name}` });
+const ref = (name: DefinitionName): { $ref: string } => ({ $ref: `#/definitions/${name}` });
 
 const str = { type: "string", minLength: 1 } as const;
 const strList = { type: "array", items: str } as const;
@@ -220,7 +236,7 @@ const scim = obj({
   maxConnections: posInt,
 });
 
-const definitions = {
+const definitions: Record<DefinitionName, object> = {
   target,
   connection,
   attributes,
