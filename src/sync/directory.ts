@@ -39,5 +39,10 @@ export interface SourceRead {
 }
 
 export interface DirectorySource {
+  /**
+   * the `fingerprint` its reads will carry, when known before reading: the run then opens the
+   * snapshot state and starts the Catalog read while the source is being read
+   */
+  readonly fingerprint?: string;
   read(signal?: AbortSignal): Promise<SourceRead>;
 }

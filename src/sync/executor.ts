@@ -81,6 +81,8 @@ export interface AuditEntry {
 
 export interface AuditSink {
   write(entry: AuditEntry): void;
+  /** the entries of the outcomes settled together (one request's), in one write; default one `write` each */
+  writeMany?(entries: readonly AuditEntry[]): void;
 }
 
 export interface ExecutorOptions {
@@ -179,6 +181,8 @@ export async function executePlan(
 
   const finishMany = async (batch: OperationOutcome[]): Promise<void> => {
     if (batch.length === 0) return;
+    const at = now();
+    const audit: AuditEntry[] = [];
     for (const outcome of batch) {
       const op = outcome.operation;
       if (outcome.status === "done") {
@@ -195,8 +199,10 @@ export async function executePlan(
         else notCreated.add(op.externalId);
       }
       if (op.op === "deactivateUser" && outcome.status !== "done") notDeactivated.add(op.scimId);
-      options.audit?.write(auditEntry(options.target, outcome, now()));
+      if (options.audit) audit.push(auditEntry(options.target, outcome, at));
     }
+    if (options.audit?.writeMany) options.audit.writeMany(audit);
+    else for (const entry of audit) options.audit?.write(entry);
     await options.hooks?.afterBatch?.(batch);
     for (const outcome of batch) await options.hooks?.afterOperation?.(outcome);
     // the returned user is for the hooks (the snapshot records it); the result keeps what did not succeed, ids only

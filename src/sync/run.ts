@@ -2,7 +2,8 @@
  * One sync run: read inputs → plan → guards → apply → record.
  *
  * Reads the source once, then for each target the source feeds: reads the Catalog state
- * (live, or the snapshot with its pending intents re-checked and a periodic live audit),
+ * (live, or the snapshot with its pending intents re-checked and a periodic live audit; for the
+ * first target, while the source is being read when the source tells its fingerprint up front),
  * plans with the pure planner, enforces the guards, and applies through the executor while
  * recording each accepted operation in the ownership ledger (and the snapshot). Holds the run
  * lock from start to end.
@@ -28,7 +29,7 @@ import { executePlan, type AuditEntry, type ExecutionResult, type ExecutorHooks,
 import { LedgerStore, writeFileAtomic } from "./ledger.js";
 import { acquireLock, type RunLock } from "./lock.js";
 import { silentProgress, type ProgressReporter } from "./progress.js";
-import { SnapshotState, type StateEffect } from "./state.js";
+import { SnapshotState, type StateBinding, type StateEffect } from "./state.js";
 
 export type Env = Record<string, string | undefined>;
 
@@ -142,33 +143,66 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
     return cliFetch.fetch;
   };
   const planFile: PlanFile = { version: 1, kind: "catalog-sync-plan", createdAt: now().toISOString(), mode, targets: [] };
+  const where = config.file !== undefined ? { file: config.file } : undefined;
+  /** a target's client and snapshot state, opened, and its Catalog state, being read */
+  const openTarget = (i: number, sourceFingerprint: string): OpenedTarget => {
+    const target = targets[i]!;
+    const endpoint = endpoints[i]!;
+    const client = options.createClient ? options.createClient(endpoint, config) : defaultClient(endpoint, config, fetchImpl());
+    const managed = managedGroupNames(managedCatalogGroups(target.groups), target);
+    const statePath = targets.length > 1 ? `${policy.statePath}.${safeName(target.name)}` : policy.statePath;
+    const binding: StateBinding = { target: target.name, catalogUrl: endpoint.baseUrl, sourceFingerprint, mappingHash: mappingHash(target, managed) };
+    const state =
+      mode === "snapshot" ? SnapshotState.open(statePath, binding, { ...(options.rebuildState ? { rebuild: true } : {}), now: now().toISOString() }) : undefined;
+    const catalog = state ? snapshotCatalog(state, client, managed, policy, now(), where) : readCatalogState(client, managed, where);
+    // awaited where it is taken (or when the target is let go): no unhandled rejection meanwhile
+    catalog.catch(() => undefined);
+    return { client, sourceFingerprint, state, catalog };
+  };
   try {
+    const source = options.source ?? createSource(policy.source, { env, baseDir: config.dir });
+    const reading = readSource(source);
+    // The first target's Catalog read does not depend on what the source holds, only on where it
+    // reads (bound into the snapshot state): when the source tells that up front, the state is
+    // opened and the Catalog read goes out while the source is being read.
+    let early: OpenedTarget | undefined;
+    if (source.fingerprint !== undefined) {
+      try {
+        early = openTarget(0, source.fingerprint);
+      } catch (e) {
+        await reading.catch(() => undefined);
+        throw e;
+      }
+    }
     // released once the last target is planned (not kept through apply)
-    let read: SourceRead | undefined = await readSource(options.source ?? createSource(policy.source, { env, baseDir: config.dir }));
+    let read: SourceRead | undefined;
+    try {
+      read = await reading;
+      // the state was bound to the fingerprint announced: a read carrying another is refused
+      if (early && read.fingerprint !== early.sourceFingerprint) {
+        throw new ProvisioningError("SYNC_SOURCE_FAILED", `the source read carries the fingerprint "${read.fingerprint}", not the "${early.sourceFingerprint}" it announced`, {
+          hint: "nothing was written; a source must announce the fingerprint its reads carry",
+        });
+      }
+    } catch (e) {
+      if (early) await letGo(early);
+      throw e;
+    }
     for (const [i, target] of targets.entries()) {
       const endpoint = endpoints[i]!;
-      checkSourceRead(read!, target, policy);
-      const client = options.createClient ? options.createClient(endpoint, config) : defaultClient(endpoint, config, fetchImpl());
-      const managed = managedGroupNames(managedCatalogGroups(target.groups), target);
-      const statePath = targets.length > 1 ? `${policy.statePath}.${safeName(target.name)}` : policy.statePath;
-      const binding = {
-        target: target.name,
-        catalogUrl: endpoint.baseUrl,
-        sourceFingerprint: read!.fingerprint,
-        mappingHash: mappingHash(target, managed),
-      };
-      const where = config.file !== undefined ? { file: config.file } : undefined;
-
-      let state: SnapshotState | undefined;
+      let opened: OpenedTarget | undefined;
+      if (i === 0 && early) {
+        opened = early;
+        early = undefined;
+      }
       // released once planned (not kept through apply)
       let catalog: CatalogState | undefined;
       try {
-        if (mode === "snapshot") {
-          state = SnapshotState.open(statePath, binding, { ...(options.rebuildState ? { rebuild: true } : {}), now: now().toISOString() });
-          catalog = await snapshotCatalog(state, client, managed, policy, now(), where);
-        } else {
-          catalog = await readCatalogState(client, managed, where);
-        }
+        checkSourceRead(read!, target, policy);
+        opened ??= openTarget(i, read!.fingerprint);
+        const { client, state } = opened;
+        catalog = await opened.catalog;
+        opened.catalog = undefined;
 
         // only a reviewed plan (in or out) needs the input fingerprints: not computed otherwise
         const fingerprintsOf = (): { source: string; catalog: string; ledger: string } => ({
@@ -230,7 +264,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
         results.push({ target: target.name, plan, execution });
         state?.setLastRunFailed(execution.failed > 0);
       } finally {
-        state?.close();
+        if (opened) await letGo(opened);
       }
     }
   } finally {
@@ -264,6 +298,22 @@ async function readSource(source: DirectorySource): Promise<SourceRead> {
       hint: "nothing was written; the next run reads the source again",
     });
   }
+}
+
+/** A target whose snapshot state is open and whose Catalog read has started. */
+interface OpenedTarget {
+  client: ScimClientApi;
+  sourceFingerprint: string;
+  state: SnapshotState | undefined;
+  /** the Catalog state being read; dropped once taken (not held through apply) */
+  catalog: Promise<CatalogState> | undefined;
+}
+
+/** Waits for the target's Catalog read to settle (it may still write the state), then closes its state. */
+async function letGo(t: OpenedTarget): Promise<void> {
+  await t.catalog?.catch(() => undefined);
+  t.catalog = undefined;
+  t.state?.close();
 }
 
 interface ApplyContext {
@@ -311,7 +361,8 @@ async function apply(plan: SyncPlan, client: ScimClientApi, ctx: ApplyContext): 
         const seq = intents.get(outcome.index);
         if (seq === undefined) continue;
         intents.delete(outcome.index);
-        const effects = await stateEffects(outcome, client, state);
+        const found = stateEffects(outcome, client, state);
+        const effects = Array.isArray(found) ? found : await found;
         // an operation that failed stays as a pending intent: the next start re-reads what it touched
         if (outcome.status === "done" || effects.length > 0) settled.push({ seq, effects, done: outcome.status === "done" });
       }
@@ -410,7 +461,8 @@ function appliedOperation(o: OperationOutcome): SyncOperation | undefined {
   return o.status === "done" ? op : undefined;
 }
 
-async function stateEffects(o: OperationOutcome, client: ScimClientApi, state: SnapshotState): Promise<StateEffect[]> {
+/** What an outcome made true, for the snapshot; known from the request and the answer (a promise only when the user must be read back) */
+function stateEffects(o: OperationOutcome, client: ScimClientApi, state: SnapshotState): StateEffect[] | Promise<StateEffect[]> {
   const op = o.operation;
   switch (op.op) {
     case "addMembers":
@@ -432,8 +484,10 @@ async function stateEffects(o: OperationOutcome, client: ScimClientApi, state: S
       const known = state.user(o.scimId);
       const patched = known ? patchedUser(known, op.op === "reactivateUser" ? [{ op: "replace", path: "active", value: true }] : op.patch) : undefined;
       if (patched) return [{ kind: "user", user: patched }];
-      const user = await client.getUser(o.scimId).catch(() => undefined);
-      return user ? [{ kind: "user", user: toCatalogUser(user) }] : [];
+      return client
+        .getUser(o.scimId)
+        .catch(() => undefined)
+        .then((user): StateEffect[] => (user ? [{ kind: "user", user: toCatalogUser(user) }] : []));
     }
   }
 }
@@ -524,13 +578,23 @@ async function reread(op: SyncOperation, client: ScimClientApi): Promise<StateEf
   }
 }
 
-function openAuditLog(path: string): { write(entry: AuditEntry): void; close(): void } {
+function openAuditLog(path: string): { write(entry: AuditEntry): void; writeMany(entries: readonly AuditEntry[]): void; close(): void } {
   mkdirSync(dirname(path), { recursive: true });
   let fd: number | undefined;
+  const append = (text: string): void => {
+    fd ??= openSync(path, "a", 0o600);
+    writeSync(fd, text);
+  };
   return {
     write(entry) {
-      fd ??= openSync(path, "a", 0o600);
-      writeSync(fd, `${JSON.stringify(entry)}\n`);
+      append(`${JSON.stringify(entry)}\n`);
+    },
+    // one request's entries: one write (a thousand lines of a Bulk request are not a thousand system calls)
+    writeMany(entries) {
+      if (entries.length === 0) return;
+      let text = "";
+      for (const entry of entries) text += `${JSON.stringify(entry)}\n`;
+      append(text);
     },
     close() {
       if (fd !== undefined) closeSync(fd);

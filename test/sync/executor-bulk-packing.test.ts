@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { testCapabilities } from "../helpers/capabilities.js";
 import { createRandom } from "../../bench/generate.js";
 import { bulkRequest } from "../../src/scim/bulk.js";
-import { executePlan, type OperationOutcome } from "../../src/sync/executor.js";
+import { executePlan, type AuditEntry, type OperationOutcome } from "../../src/sync/executor.js";
 import type { SyncOperation } from "../../src/sync/plan-types.js";
 import type { BulkOperation, BulkOperationResponse, ScimClientApi } from "../../src/scim/types.js";
 
@@ -237,5 +237,27 @@ describe("RFC 7644 §3.7 Bulk requests: the sync's member PATCHes packed with th
     expect(add.status).toBe("done");
     expect(add.members!.skipped).toEqual(["ext-1"]);
     expect(r).toMatchObject({ failed: 1, membershipsAdded: 5 });
+  });
+
+  it("the audit log gets the entries of one request in one write, one entry per operation", async () => {
+    const operations: SyncOperation[] = [
+      ...Array.from({ length: 6 }, (_, i): SyncOperation => ({ op: "createUser", externalId: `ext-${i}`, user: { userName: `${i}@example.com`, active: true } })),
+      { op: "addMembers", groupId: "g1", groupName: "g1", members: Array.from({ length: 6 }, (_, i) => ({ externalId: `ext-${i}` })) },
+    ];
+    const f = bulkCatalog({ maxOperations: 4, maxPayloadSize: 1_000_000, failCreateFor: ["1@example.com"], groups: { g1: [] } });
+    const writes: AuditEntry[][] = [];
+    const single: AuditEntry[] = [];
+    await executePlan(f.client, operations, { target: "t", batchSize: 100, audit: { write: (e) => void single.push(e), writeMany: (es) => void writes.push([...es]) } });
+    expect(single).toEqual([]);
+    // two requests: 4 creates, then 2 creates and the PATCH (settled with them)
+    expect(writes.map((w) => w.length)).toEqual([4, 3]);
+    const entries = writes.flat();
+    expect(entries.map((e) => e.op).sort()).toEqual([...Array(6).fill("createUser"), "addMembers"].sort());
+    expect(entries.filter((e) => e.status === "failed")).toHaveLength(1);
+    // a sink without writeMany gets one write per entry, the same entries
+    const g = bulkCatalog({ maxOperations: 4, maxPayloadSize: 1_000_000, failCreateFor: ["1@example.com"], groups: { g1: [] } });
+    const each: AuditEntry[] = [];
+    await executePlan(g.client, operations.map((o) => structuredClone(o)), { target: "t", batchSize: 100, audit: { write: (e) => void each.push(e) } });
+    expect(each.map((e) => [e.op, e.status])).toEqual(entries.map((e) => [e.op, e.status]));
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ExitCode, ProvisioningError } from "../../src/errors.js";
-import { LedgerStore, readLedger, writeLedger } from "../../src/sync/ledger.js";
+import { LEDGER_COMPACT_EVERY, LedgerStore, readLedger, writeLedger } from "../../src/sync/ledger.js";
 import type { Ledger } from "../../src/sync/plan-types.js";
 
 const dirs: string[] = [];
@@ -73,6 +73,28 @@ describe("ownership ledger store", () => {
     expect(reopened.ledger.users).toEqual([{ scimId: "u-1", externalId: "e-1", target: "default", origin: "created", granted: ["g-1"] }]);
     expect(existsSync(`${path}.journal`)).toBe(false);
     expect(readLedger(path).users).toHaveLength(1);
+  });
+
+  it("by default a run of a thousand users is not folded in mid-run: the ledger file is written once, at the end", () => {
+    const path = join(tempDir(), "ledger.json");
+    const store = new LedgerStore(path);
+    expect(store.compactEvery).toBe(LEDGER_COMPACT_EVERY);
+    const at = { target: "default", now: "2026-01-01T00:00:00.000Z" };
+    const creates = (from: number, n: number) =>
+      Array.from({ length: n }, (_, k) => ({
+        operation: { op: "createUser" as const, externalId: `e-${from + k}`, user: { userName: `u${from + k}@example.com` } },
+        result: { ...at, scimId: `u-${from + k}` },
+      }));
+    store.applyMany(creates(0, 1_000));
+    expect(existsSync(path)).toBe(false);
+    expect(readFileSync(`${path}.journal`, "utf8").trim().split("\n")).toHaveLength(1_000);
+    // past the default, the journal is folded in
+    store.applyMany(creates(1_000, LEDGER_COMPACT_EVERY - 1_000));
+    expect(readLedger(path).users).toHaveLength(LEDGER_COMPACT_EVERY);
+    expect(existsSync(`${path}.journal`)).toBe(false);
+    store.applyMany(creates(LEDGER_COMPACT_EVERY, 10));
+    store.flush();
+    expect(readLedger(path).users).toHaveLength(LEDGER_COMPACT_EVERY + 10);
   });
 
   it("compacts the journal into the ledger file every N records and on flush", () => {

@@ -8,16 +8,16 @@ import type { Auth0SourceConfig } from "../../config/types.js";
 import type { DirectorySource, SourceRead } from "../directory.js";
 import { bearerTokenClient, checkBaseUrl, collectUsers, finish, listAll, readGroupMembers, requireEnv, type Page, type RestSourceOptions } from "./http.js";
 import { AUTH0_USERS_PAGING_CAP, mapAuth0Group, mapAuth0User, USERS_EXPORT_HINT, type Auth0GroupLike, type Auth0Member, type Auth0User } from "./auth0-map.js";
+import { auth0Domain, auth0Fingerprint } from "./fingerprint.js";
 
-export function auth0Fingerprint(config: Auth0SourceConfig, domain: string): string {
-  return `auth0 ${config.baseUrl ?? `https://${domain}`} connection=${config.connection ?? "*"} groups=${config.groupsFrom}`;
-}
+export { auth0Fingerprint };
 
 export function createAuth0Source(config: Auth0SourceConfig, options: RestSourceOptions): DirectorySource {
   const perPage = Math.min(Math.max(1, config.pageSize), 100);
 
   async function read(signal?: AbortSignal): Promise<SourceRead> {
-    const domain = requireEnv(options.env, config.domainEnv, "auth0 domain").replace(/^https?:\/\//, "").replace(/\/+$/, "");
+    requireEnv(options.env, config.domainEnv, "auth0 domain");
+    const domain = auth0Domain(config, options.env)!;
     const clientId = requireEnv(options.env, config.clientIdEnv, "auth0 client id");
     const clientSecret = requireEnv(options.env, config.clientSecretEnv, "auth0 client secret");
     const baseUrl = checkBaseUrl(config.baseUrl ?? `https://${domain}`, "sync.source.baseUrl");

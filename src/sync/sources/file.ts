@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { ProvisioningError } from "../../errors.js";
 import type { Directory, DirectoryGroup, DirectorySource, DirectoryUser, SourceRead } from "../directory.js";
+import { fileFingerprint } from "./fingerprint.js";
 
 const USER_KEYS = new Set(["id", "email", "givenName", "familyName", "displayName", "active"]);
 const GROUP_KEYS = new Set(["id", "name", "members"]);
@@ -151,7 +152,9 @@ export function parseDirectoryJson(data: unknown, file?: string): ParsedDirector
 
 export function createFileSource(config: { path: string }, options: { baseDir: string }): DirectorySource {
   const path = resolve(options.baseDir, config.path);
+  const fingerprint = fileFingerprint(path);
   return {
+    fingerprint,
     async read(signal?: AbortSignal): Promise<SourceRead> {
       let text: string | undefined;
       try {
@@ -175,7 +178,7 @@ export function createFileSource(config: { path: string }, options: { baseDir: s
       }
       const parsed = parseDirectoryJson(data, path);
       data = undefined;
-      const out: SourceRead = { directory: parsed.directory, complete: true, fingerprint: `file ${path}` };
+      const out: SourceRead = { directory: parsed.directory, complete: true, fingerprint };
       if (parsed.danglingMembers.length > 0) {
         const shown = parsed.danglingMembers
           .slice(0, 5)

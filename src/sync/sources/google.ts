@@ -24,6 +24,9 @@ import {
   type RestSourceOptions,
 } from "./http.js";
 import { mapGoogleGroups, mapGoogleUser, nestedGroupIds, type GoogleGroup, type GoogleMember, type GoogleUser } from "./google-map.js";
+import { googleFingerprint } from "./fingerprint.js";
+
+export { googleFingerprint };
 
 export const GOOGLE_SCOPES = [
   "https://www.googleapis.com/auth/admin.directory.user.readonly",
@@ -33,10 +36,6 @@ export const GOOGLE_SCOPES = [
 
 /** Upper bound on nested groups read outside the group list (against runaway nesting). */
 const MAX_EXTRA_GROUPS = 10_000;
-
-export function googleFingerprint(config: GoogleSourceConfig): string {
-  return `google ${config.baseUrl} ${config.domain ? `domain=${config.domain}` : `customer=${config.customer}`} subject=${config.subject} nested=${config.nestedGroups}`;
-}
 
 interface ServiceAccountKey {
   client_email: string;
@@ -158,5 +157,5 @@ export function createGoogleSource(config: GoogleSourceConfig, options: RestSour
     return finish({ users: directoryUsers, groups: mapped.groups }, reasons, fingerprint);
   }
 
-  return { read };
+  return { fingerprint, read };
 }

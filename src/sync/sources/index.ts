@@ -12,6 +12,7 @@ import type {
 } from "../../config/types.js";
 import type { DirectorySource, SourceRead } from "../directory.js";
 import { createFileSource } from "./file.js";
+import { auth0Domain, auth0Fingerprint, googleFingerprint, ldapFingerprint, msgraphFingerprint, oktaFingerprint } from "./fingerprint.js";
 import type { LdapClientFactory } from "./ldap.js";
 import type { FetchLike } from "./http.js";
 
@@ -45,22 +46,35 @@ export function createSource(config: SyncSourceConfig, options: CreateSourceOpti
       return createFileSource({ path }, { baseDir: options.baseDir });
     }
     case "ldap":
-      return lazySource(async () =>
-        (await import("./ldap.js")).createLdapSource(config as LdapSourceConfig, {
-          env: options.env,
-          baseDir: options.baseDir,
-          ...(options.ldapClientFactory ? { clientFactory: options.ldapClientFactory } : {}),
-          ...(options.now ? { now: options.now } : {}),
-        }),
+      return lazySource(
+        async () =>
+          (await import("./ldap.js")).createLdapSource(config as LdapSourceConfig, {
+            env: options.env,
+            baseDir: options.baseDir,
+            ...(options.ldapClientFactory ? { clientFactory: options.ldapClientFactory } : {}),
+            ...(options.now ? { now: options.now } : {}),
+          }),
+        ldapFingerprint(config as LdapSourceConfig),
       );
     case "msgraph":
-      return lazySource(async () => (await import("./msgraph.js")).createMsGraphSource(config as MsGraphSourceConfig, restOptions(options)));
+      return lazySource(
+        async () => (await import("./msgraph.js")).createMsGraphSource(config as MsGraphSourceConfig, restOptions(options)),
+        msgraphFingerprint(config as MsGraphSourceConfig),
+      );
     case "okta":
-      return lazySource(async () => (await import("./okta.js")).createOktaSource(config as OktaSourceConfig, restOptions(options)));
+      return lazySource(async () => (await import("./okta.js")).createOktaSource(config as OktaSourceConfig, restOptions(options)), oktaFingerprint(config as OktaSourceConfig));
     case "google":
-      return lazySource(async () => (await import("./google.js")).createGoogleSource(config as GoogleSourceConfig, restOptions(options)));
-    case "auth0":
-      return lazySource(async () => (await import("./auth0.js")).createAuth0Source(config as Auth0SourceConfig, restOptions(options)));
+      return lazySource(
+        async () => (await import("./google.js")).createGoogleSource(config as GoogleSourceConfig, restOptions(options)),
+        googleFingerprint(config as GoogleSourceConfig),
+      );
+    case "auth0": {
+      const domain = auth0Domain(config as Auth0SourceConfig, options.env);
+      return lazySource(
+        async () => (await import("./auth0.js")).createAuth0Source(config as Auth0SourceConfig, restOptions(options)),
+        domain !== undefined ? auth0Fingerprint(config as Auth0SourceConfig, domain) : undefined,
+      );
+    }
     default:
       throw new ConfigError(`unknown "sync.source.type" "${config.type}"`, { hint: `use one of ${SOURCE_TYPES.join(", ")}` });
   }
@@ -77,9 +91,10 @@ function restOptions(options: CreateSourceOptions) {
 }
 
 /** a source whose module is imported (and which is created) on its first read */
-function lazySource(create: () => Promise<DirectorySource>): DirectorySource {
+function lazySource(create: () => Promise<DirectorySource>, fingerprint: string | undefined): DirectorySource {
   let source: Promise<DirectorySource> | undefined;
   return {
+    ...(fingerprint !== undefined ? { fingerprint } : {}),
     async read(signal?: AbortSignal): Promise<SourceRead> {
       source ??= create();
       source.catch(() => (source = undefined));

@@ -10,6 +10,9 @@ import { ConfigError, ProvisioningError } from "../../errors.js";
 import type { LdapSourceConfig } from "../../config/types.js";
 import type { DirectorySource, SourceRead } from "../directory.js";
 import { mapLdapDirectory, nextRangeAttribute, type LdapEntry } from "./ldap-map.js";
+import { ldapFingerprint } from "./fingerprint.js";
+
+export { ldapFingerprint };
 
 /** The part of the ldapts `Client` this source uses (a seam for recorded responses in tests). */
 export interface LdapClientLike {
@@ -38,12 +41,6 @@ export interface LdapSourceRead extends SourceRead {
 
 /** Upper bound on `member;range=` follow-ups per group (1,500 values each in AD: 15 million members). */
 const MAX_RANGE_REQUESTS = 10_000;
-
-export function ldapFingerprint(config: LdapSourceConfig): string {
-  const u = config.users;
-  const g = config.groups;
-  return `ldap ${config.url} users=${u.baseDn}?${u.scope}?${u.filter} groups=${g.baseDn}?${g.scope}?${g.filter} id=${config.attributes.id}`;
-}
 
 function describe(e: unknown): string {
   if (e instanceof Error) {
@@ -221,7 +218,7 @@ export function createLdapSource(config: LdapSourceConfig, options: LdapSourceOp
     }
   }
 
-  return { read };
+  return { fingerprint, read };
 }
 
 function unique(names: string[]): string[] {

@@ -8,12 +8,11 @@ import type { DirectorySource, SourceRead } from "../directory.js";
 import { bearerTokenClient, checkBaseUrl, collectUsers, finish, listAll, movedUnderRead, readGroupMembers, requireEnv, type Page, type RestSourceOptions } from "./http.js";
 import { mapGraphGroup, mapGraphUser, type GraphGroup, type GraphMember, type GraphUser } from "./msgraph-map.js";
 import { ConfigError } from "../../errors.js";
+import { msgraphFingerprint } from "./fingerprint.js";
+
+export { msgraphFingerprint };
 
 const USER_SELECT = "id,mail,userPrincipalName,givenName,surname,displayName,accountEnabled";
-
-export function msgraphFingerprint(config: MsGraphSourceConfig): string {
-  return `msgraph ${config.baseUrl} tenant=${config.tenantId} client=${config.clientId} users=${config.userFilter ?? "*"} groups=${config.groupFilter ?? "*"} transitive=${config.transitiveMembers}`;
-}
 
 export function createMsGraphSource(config: MsGraphSourceConfig, options: RestSourceOptions): DirectorySource {
   if (!config.tenantId || !config.clientId) throw new ConfigError('"sync.source.tenantId" and "sync.source.clientId" are required for "msgraph"');
@@ -89,7 +88,7 @@ export function createMsGraphSource(config: MsGraphSourceConfig, options: RestSo
     return finish({ users: directoryUsers, groups: directoryGroups }, reasons, fingerprint);
   }
 
-  return { read };
+  return { fingerprint, read };
 }
 
 function sameOrigin(a: string, b: string): boolean {

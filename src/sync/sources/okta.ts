@@ -20,10 +20,9 @@ import {
   type RestSourceOptions,
 } from "./http.js";
 import { mapOktaGroup, mapOktaUser, nextLink, type OktaGroup, type OktaUser } from "./okta-map.js";
+import { oktaFingerprint } from "./fingerprint.js";
 
-export function oktaFingerprint(config: OktaSourceConfig): string {
-  return `okta ${config.orgUrl} groups=${config.groupSearch ?? "*"} inactive=${config.inactiveStatuses.join(",")}`;
-}
+export { oktaFingerprint };
 
 export function createOktaSource(config: OktaSourceConfig, options: RestSourceOptions): DirectorySource {
   if (!config.orgUrl) throw new ConfigError('"sync.source.orgUrl" is required for "okta"');
@@ -65,5 +64,5 @@ export function createOktaSource(config: OktaSourceConfig, options: RestSourceOp
     return finish({ users: directoryUsers, groups: directoryGroups }, reasons, fingerprint);
   }
 
-  return { read };
+  return { fingerprint, read };
 }
