@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--quick] [--only action|sync] [--users N[,N…]] [--runs N] [--naive N|0] [--ldap N|0] [--variants full-bulk,full,minimal] [--json]
+ * npm run bench -- [--quick] [--only action|sync] [--users N[,N…]] [--runs N] [--scaling-rounds N|0] [--naive N|0] [--ldap N|0] [--variants full-bulk,full,minimal] [--json]
  *
  * Reproducible benchmarks against the sandbox on loopback (its own process). Client and
  * server CPU are reported apart. Each figure carries its conditions. Exit 0 when every
@@ -36,6 +36,8 @@ const BATCH = 100;
 const BULK_MAX_OPERATIONS = 1000;
 /** the unmeasured sync that warms each row's Catalog process */
 const WARM_UP_USERS = 5_000;
+/** the scaling pass also warms a size's Catalog with one unmeasured run of its own directory up to this size */
+const SCALING_WARM_UP_MAX_USERS = 10_000;
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -93,7 +95,6 @@ const VARIANTS: Record<string, { profile: "full" | "minimal"; bulk: boolean }> =
 
 async function benchSync(userSizes: number[], runsFor: (n: number) => number, log: (s: string) => void, only?: string[]): Promise<Figure[]> {
   const figures: Figure[] = [];
-  const perUser: { users: number; ms: number; processMs: number }[] = [];
   // another directory (seed 2) whose groups are among every size's first Catalog groups
   const warmUp = generateDirectory({ ...sizes(WARM_UP_USERS), seed: 2 });
   for (const n of userSizes) {
@@ -121,7 +122,6 @@ async function benchSync(userSizes: number[], runsFor: (n: number) => number, lo
         const scenario = `sync ${n.toLocaleString("en")} ${profile}${useBulk ? " + Bulk" : ""}`;
         const ok = sets.every((r) => r.initial.ok && r.second.ok && r.change.ok);
         const initialMs = med((r) => r.initial.wallMs);
-        if (profile === "full" && useBulk && latency === 0) perUser.push({ users: n, ms: initialMs / n, processMs: med((r) => r.initial.processWallMs ?? r.initial.wallMs) / n });
         const min = sets[0]!.minimum;
         const writes = med((r) => r.initial.writes);
         const requests = med((r) => r.initial.requests);
@@ -158,6 +158,60 @@ async function benchSync(userSizes: number[], runsFor: (n: number) => number, lo
       }
     }
   }
+  return figures;
+}
+
+/**
+ * Time per user across sizes, measured interleaved: one warmed Catalog process per size, then
+ * rounds of one initial sync per size, in ascending order and then descending (1k, 10k, 100k,
+ * 100k, 10k, 1k, …), so that a machine getting slower or faster during the bench weighs on every
+ * size alike. On these shared machines a run moves by ±15–25 % between runs minutes apart; sizes
+ * measured in rows minutes apart would compare the machine, not the sync.
+ */
+async function benchScaling(userSizes: number[], rounds: number, log: (s: string) => void): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  const warmUp = generateDirectory({ ...sizes(WARM_UP_USERS), seed: 2 });
+  const load0 = loadAverage();
+  log(`sync scaling: ${userSizes.join(", ")} users, ${rounds} interleaved rounds, ${load0}`);
+  const rows: { users: number; g: GeneratedDirectory; sandbox: SandboxHandle; runs: SyncMeasurement[] }[] = [];
+  try {
+    for (const n of userSizes) {
+      const g = generateDirectory({ ...sizes(n), seed: 1 });
+      const sandbox = await startSandbox({ profile: "full", groups: g.catalogGroups });
+      rows.push({ users: n, g, sandbox, runs: [] });
+      await syncOnce(warmUp, "full", 0, () => undefined, true, sandbox);
+      // and, where it takes seconds, by one unmeasured run of the measured directory itself: the
+      // first run of a shape costs the Catalog up to 50 % more CPU (about 60 ms at 1,000 users),
+      // a cost a Catalog serving many syncs has paid long before
+      if (n <= SCALING_WARM_UP_MAX_USERS) await syncOnce(g, "full", 0, () => undefined, true, sandbox);
+    }
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? rows : [...rows].reverse();
+      for (const row of order) {
+        await row.sandbox.reset(row.g.catalogGroups);
+        const ws = await createSyncWorkspace({ mapping: row.g.mapping, catalogGroups: row.g.catalogGroups, profile: "full", mode: "snapshot", batchSize: BATCH, sandbox: row.sandbox });
+        try {
+          ws.writeDirectory(row.g.directory);
+          const m = await measureSync(ws);
+          if (!m.ok) throw new Error(`the scaling run at ${row.users} users failed: ${m.error ?? JSON.stringify(m.summary)}`);
+          row.runs.push(m);
+          log(`  round ${round + 1}, ${row.users} users: ${(m.wallMs / 1000).toFixed(2)} s (process ${((m.processWallMs ?? Number.NaN) / 1000).toFixed(2)} s), client CPU ${Math.round(m.clientCpuMs)} ms, server CPU ${Math.round(m.serverCpuMs)} ms, ${loadAverage()}`);
+        } finally {
+          await ws.close();
+        }
+      }
+    }
+  } finally {
+    for (const row of rows) await row.sandbox.stop();
+  }
+  const perUser = rows.map((row) => ({
+    users: row.users,
+    ms: median(row.runs.map((m) => m.wallMs)) / row.users,
+    processMs: median(row.runs.map((m) => m.processWallMs ?? m.wallMs)) / row.users,
+    /** time per user of each round, for the ratio round by round */
+    rounds: row.runs.map((m) => m.wallMs / row.users),
+  }));
+  const conditionsBase = `file source, sandbox full (one process per size, warmed by an unmeasured ${WARM_UP_USERS.toLocaleString("en")}-user sync and, up to ${SCALING_WARM_UP_MAX_USERS.toLocaleString("en")} users, an unmeasured run of the same directory; reset before each run), Bulk on, 0 ms delay, batch ${BATCH}, concurrency 8, snapshot mode, initial sync, median of ${rounds} interleaved rounds (sizes ascending, then descending); ${load0} before, ${loadAverage()} after`;
   if (perUser.length >= 2) {
     const ref = perUser[perUser.length - 1]!;
     for (const p of perUser) {
@@ -165,10 +219,10 @@ async function benchSync(userSizes: number[], runsFor: (n: number) => number, lo
       figures.push({
         scenario: "sync scaling",
         metric: `time per user at ${p.users.toLocaleString("en")} vs ${ref.users.toLocaleString("en")}`,
-        conditions: `file source, sandbox full, Bulk on, 0 ms delay, initial sync; ${loadAverage()} at the end`,
+        conditions: conditionsBase,
         target: "0.75–1.25",
         value: +ratio.toFixed(3),
-        unit: `× (${p.ms.toFixed(3)} ms/user)`,
+        unit: `× (${p.ms.toFixed(3)} ms/user; rounds ${p.rounds.map((v, k) => (v / ref.rounds[k]!).toFixed(2)).join(", ")})`,
         pass: ratio >= 0.75 && ratio <= 1.25,
       });
       // the same with the process start-up (node, module loading) counted in
@@ -176,7 +230,7 @@ async function benchSync(userSizes: number[], runsFor: (n: number) => number, lo
       figures.push({
         scenario: "sync scaling",
         metric: `time per user at ${p.users.toLocaleString("en")} vs ${ref.users.toLocaleString("en")}, process start-up included`,
-        conditions: `file source, sandbox full, Bulk on, 0 ms delay, initial sync, wall time from process start to exit; ${loadAverage()} at the end`,
+        conditions: `${conditionsBase}; wall time from process start to exit`,
         target: "0.75–1.25",
         value: +processRatio.toFixed(3),
         unit: `× (${p.processMs.toFixed(3)} ms/user)`,
@@ -193,7 +247,7 @@ async function benchSync(userSizes: number[], runsFor: (n: number) => number, lo
     figures.push({
       scenario: "sync scaling",
       metric: `time per added user, ${a.users.toLocaleString("en")} → ${b.users.toLocaleString("en")}`,
-      conditions: `file source, sandbox full, Bulk on, 0 ms delay, initial sync, sync run: (run at ${b.users} − run at ${a.users}) / ${b.users - a.users}; report only`,
+      conditions: `${conditionsBase}; (run at ${b.users} − run at ${a.users}) / ${b.users - a.users}; report only`,
       value: +marginal.toFixed(3),
       unit: "ms/user",
     });
@@ -261,6 +315,7 @@ async function main(): Promise<number> {
       ldap: { type: "string" },
       json: { type: "boolean", default: false },
       variants: { type: "string" },
+      "scaling-rounds": { type: "string" },
     },
     strict: true,
   });
@@ -279,6 +334,11 @@ async function main(): Promise<number> {
   const runs = values.runs !== undefined ? Number(values.runs) : undefined;
   const runsFor = (n: number): number => runs ?? (n >= 100_000 ? 1 : values.quick ? 1 : 3);
   const naiveUsers = values.naive !== undefined ? Number(values.naive) : values.quick ? 500 : 2_000;
+  const scalingRounds = values["scaling-rounds"] !== undefined ? Number(values["scaling-rounds"]) : values.quick ? 2 : 3;
+  if (!Number.isInteger(scalingRounds) || scalingRounds < 0) {
+    process.stderr.write(`bench: "--scaling-rounds" must be a whole number\n`);
+    return 2;
+  }
 
   const figures: Figure[] = [];
   if (values.only !== "sync") {
@@ -292,6 +352,7 @@ async function main(): Promise<number> {
       return 2;
     }
     figures.push(...(await benchSync(userSizes, runsFor, log, only)));
+    if (userSizes.length >= 2 && scalingRounds > 0) figures.push(...(await benchScaling(userSizes, scalingRounds, log)));
     if (naiveUsers > 0) figures.push(...(await benchNaive(naiveUsers, log)));
     if (values.ldap !== "0") figures.push(...(await benchLdap(Number(values.ldap ?? (values.quick ? 1_000 : 10_000)), log)));
   }
