@@ -84,6 +84,19 @@ const LIST_GROUPS_FROM = 20;
 /** group look-ups in flight at once (the client also bounds its connections) */
 const LOOKUPS_AT_ONCE = LIST_GROUPS_FROM;
 
+/** users asked for per page */
+const USERS_PAGE = 1000;
+
+/**
+ * A read started while other work is still holding memory (the run reads the Catalog while the
+ * source is being read): the managed groups and the first page of users (1,000) go out at once,
+ * the other pages once `after` settles. A small Catalog is read whole ahead; a large one holds one
+ * page, not all of its users, beside the source's text.
+ */
+export interface CatalogReadPace {
+  after: Promise<unknown>;
+}
+
 /** How the members of the managed groups were read (for tests and diagnostics). */
 export type MemberReadMode =
   /** no Catalog user: a group's user members can only be listed users, so none was read */
@@ -111,6 +124,7 @@ export async function readCatalogState(
   managedGroupNames: readonly string[],
   where?: { file?: string },
   observe?: { memberReads?: (mode: MemberReadMode) => void },
+  pace?: CatalogReadPace,
 ): Promise<CatalogState> {
   // the managed groups and the users are read at once (one round trip fewer, the discovery shared)
   const users: CatalogUser[] = [];
@@ -119,8 +133,10 @@ export async function readCatalogState(
   const memberIn: string[] = [];
   let groupsShown = false;
   const listing = (async () => {
-    for await (const u of client.listUsers({ count: 1000 })) {
+    for await (const u of client.listUsers({ count: USERS_PAGE })) {
       users.push(toCatalogUser(u));
+      // a page is in: the next ones wait for `pace.after` (the iterator asks for no page meanwhile)
+      if (users.length === USERS_PAGE && pace) await pace.after;
       if (!Array.isArray(u.groups)) continue;
       for (const g of u.groups as unknown[]) {
         if (typeof g !== "object" || g === null) continue;

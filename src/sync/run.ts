@@ -23,7 +23,7 @@ import { managedGroupNames } from "./scope.js";
 import { createSource } from "./sources/index.js";
 import { ScimClient } from "../scim/client.js";
 import { createCliFetch, type CliFetch } from "../scim/cli-fetch.js";
-import { readCatalogState, toCatalogUser } from "./catalog-read.js";
+import { readCatalogState, toCatalogUser, type CatalogReadPace } from "./catalog-read.js";
 import type { AppliedResult } from "./ownership.js";
 import { executePlan, type AuditEntry, type ExecutionResult, type ExecutorHooks, type OperationOutcome } from "./executor.js";
 import { LedgerStore, writeFileAtomic } from "./ledger.js";
@@ -145,7 +145,8 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
   const planFile: PlanFile = { version: 1, kind: "catalog-sync-plan", createdAt: now().toISOString(), mode, targets: [] };
   const where = config.file !== undefined ? { file: config.file } : undefined;
   /** a target's client and snapshot state, opened, and its Catalog state, being read */
-  const openTarget = (i: number, sourceFingerprint: string): OpenedTarget => {
+  /** `pace`: opened while the source is being read (see {@link CatalogReadPace}) */
+  const openTarget = (i: number, sourceFingerprint: string, pace?: CatalogReadPace): OpenedTarget => {
     const target = targets[i]!;
     const endpoint = endpoints[i]!;
     const client = options.createClient ? options.createClient(endpoint, config) : defaultClient(endpoint, config, fetchImpl());
@@ -154,21 +155,28 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
     const binding: StateBinding = { target: target.name, catalogUrl: endpoint.baseUrl, sourceFingerprint, mappingHash: mappingHash(target, managed) };
     const state =
       mode === "snapshot" ? SnapshotState.open(statePath, binding, { ...(options.rebuildState ? { rebuild: true } : {}), now: now().toISOString() }) : undefined;
-    const catalog = state ? snapshotCatalog(state, client, managed, policy, now(), where) : readCatalogState(client, managed, where);
-    // awaited where it is taken (or when the target is let go): no unhandled rejection meanwhile
-    catalog.catch(() => undefined);
-    return { client, sourceFingerprint, state, catalog };
+    const read = (): Promise<CatalogState> => {
+      const catalog = state ? snapshotCatalog(state, client, managed, policy, now(), where, pace) : readCatalogState(client, managed, where, undefined, pace);
+      // awaited where it is taken (or when the target is let go): no unhandled rejection meanwhile
+      catalog.catch(() => undefined);
+      return catalog;
+    };
+    // ahead of the source only a read over the network: the recorded state, read from the local
+    // file, is read back once the source read has let go of its text (peak memory)
+    const ahead = !pace || !state || liveReadDue(state, policy, now());
+    return { client, sourceFingerprint, state, read, catalog: ahead ? read() : undefined };
   };
   try {
     const source = options.source ?? createSource(policy.source, { env, baseDir: config.dir });
     const reading = readSource(source);
     // The first target's Catalog read does not depend on what the source holds, only on where it
     // reads (bound into the snapshot state): when the source tells that up front, the state is
-    // opened and the Catalog read goes out while the source is being read.
+    // opened and the Catalog read goes out while the source is being read. Not with
+    // --rebuild-state: the old state is moved aside only once the source has been read.
     let early: OpenedTarget | undefined;
-    if (source.fingerprint !== undefined) {
+    if (source.fingerprint !== undefined && !options.rebuildState) {
       try {
-        early = openTarget(0, source.fingerprint);
+        early = openTarget(0, source.fingerprint, { after: reading.catch(() => undefined) });
       } catch (e) {
         await reading.catch(() => undefined);
         throw e;
@@ -201,7 +209,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
         checkSourceRead(read!, target, policy);
         opened ??= openTarget(i, read!.fingerprint);
         const { client, state } = opened;
-        catalog = await opened.catalog;
+        catalog = await (opened.catalog ?? opened.read());
         opened.catalog = undefined;
 
         // only a reviewed plan (in or out) needs the input fingerprints: not computed otherwise
@@ -305,8 +313,10 @@ interface OpenedTarget {
   client: ScimClientApi;
   sourceFingerprint: string;
   state: SnapshotState | undefined;
-  /** the Catalog state being read; dropped once taken (not held through apply) */
+  /** the Catalog state being read, when started; dropped once taken (not held through apply) */
   catalog: Promise<CatalogState> | undefined;
+  /** starts the Catalog read */
+  read(): Promise<CatalogState>;
 }
 
 /** Waits for the target's Catalog read to settle (it may still write the state), then closes its state. */
@@ -535,6 +545,13 @@ export function patchedUser(user: RecordedUser, ops: readonly PatchOperation[]):
   return u;
 }
 
+/** Whether the snapshot is rebuilt from a live read this run: fresh, unpopulated, audit due, or the last run failed. */
+function liveReadDue(state: SnapshotState, policy: SyncPolicy, now: Date): boolean {
+  const lastAudit = state.lastAudit ? Date.parse(state.lastAudit) : Number.NaN;
+  const auditDue = Number.isNaN(lastAudit) || now.getTime() - lastAudit >= policy.auditEveryHours * 3_600_000;
+  return state.fresh || !state.populated || auditDue || state.lastRunFailed;
+}
+
 /**
  * The Catalog state from the snapshot. A fresh, unpopulated, audit-due or previously failed
  * state is rebuilt from a live read; pending intents (a crash mid-run) are re-read live.
@@ -546,12 +563,11 @@ async function snapshotCatalog(
   policy: SyncPolicy,
   now: Date,
   where: { file?: string } | undefined,
+  pace?: CatalogReadPace,
 ): Promise<CatalogState> {
-  const lastAudit = state.lastAudit ? Date.parse(state.lastAudit) : Number.NaN;
-  const auditDue = Number.isNaN(lastAudit) || now.getTime() - lastAudit >= policy.auditEveryHours * 3_600_000;
-  if (state.fresh || !state.populated || auditDue || state.lastRunFailed) {
+  if (liveReadDue(state, policy, now)) {
     // the live read is not held while the recorded state is read back
-    state.replaceAll(await readCatalogState(client, managed, where), now.toISOString());
+    state.replaceAll(await readCatalogState(client, managed, where, undefined, pace), now.toISOString());
     return state.catalog();
   }
   for (const intent of state.pendingIntents()) {

@@ -105,3 +105,31 @@ describe("members of the managed groups", () => {
     expect(r.members).toEqual({ g1: ["u1"], g2: [] });
   });
 });
+
+describe("a paced read (started while the source is being read)", () => {
+  it("asks for the first page of users only, and for the others once the pace settles; the state is the same", async () => {
+    const all = Array.from({ length: 2_500 }, (_, i) => user(`u${String(i).padStart(4, "0")}`));
+    const pagesAsked: number[] = [];
+    const f = fake([], {});
+    // pages of 1,000, asked for lazily, as the client's listing does
+    (f.client as unknown as { listUsers: () => AsyncIterable<ScimUser> }).listUsers = async function* () {
+      for (let start = 0; start < all.length; start += 1_000) {
+        pagesAsked.push(start / 1_000 + 1);
+        yield* all.slice(start, start + 1_000);
+      }
+    };
+    let release!: () => void;
+    const after = new Promise<void>((r) => (release = r));
+    const reading = readCatalogState(f.client, ["name-g1", "name-g2"], undefined, undefined, { after });
+    for (let turn = 0; turn < 50; turn++) await new Promise<void>((r) => setImmediate(r));
+    expect(pagesAsked).toEqual([1]);
+    release();
+    const state = await reading;
+    expect(pagesAsked).toEqual([1, 2, 3]);
+    expect(state.users.map((u) => u.id)).toEqual(all.map((u) => u.id));
+    // a Catalog of one page is read whole ahead
+    const small = fake(all.slice(0, 999), {});
+    const never = new Promise<void>(() => undefined);
+    expect((await readCatalogState(small.client, ["name-g1"], undefined, undefined, { after: never })).users).toHaveLength(999);
+  });
+});

@@ -4,11 +4,13 @@
  * cleanly when the read fails.
  */
 import Database from "better-sqlite3";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ProvisioningError } from "../../src/errors.js";
 import type { DirectorySource, SourceRead } from "../../src/sync/directory.js";
 import { createSource } from "../../src/sync/sources/index.js";
+import { SnapshotState } from "../../src/sync/state.js";
 import { startSandbox, type SandboxHandle } from "../helpers/sandbox.js";
 import { CATALOG_GROUPS, createWorkspace, makeDirectory, writesSince, type Workspace } from "./harness.js";
 
@@ -60,9 +62,21 @@ describe("the Catalog read overlaps the source read", () => {
     expect(source.sawCatalogRequest).toBe(true);
     expect(r.summary.ok).toBe(true);
     expect(r.summary.created).toBe(12);
-    // the state is bound to that fingerprint: the next run (same source) plans nothing and sends nothing
+    // the state is bound to that fingerprint: the next run (same source) plans nothing and sends
+    // nothing, and reads the recorded state back only once the source is read (not alongside it)
     const again = countingFetch();
-    const second = await ws.run({ source: watchingSource(again.calls, "test source", () => ({ directory: makeDirectory(), complete: true, fingerprint: "test source" })), fetch: again.fetch });
+    const readBack = vi.spyOn(SnapshotState.prototype, "catalog");
+    let readBackDuringSource = -1;
+    const second = await ws.run({
+      source: watchingSource(again.calls, "test source", () => {
+        readBackDuringSource = readBack.mock.calls.length;
+        return { directory: makeDirectory(), complete: true, fingerprint: "test source" };
+      }),
+      fetch: again.fetch,
+    });
+    expect(readBackDuringSource).toBe(0);
+    expect(readBack).toHaveBeenCalledTimes(1);
+    readBack.mockRestore();
     expect(second.summary.created + second.summary.membershipsAdded).toBe(0);
     expect(again.calls).toEqual([]);
   });
@@ -111,5 +125,17 @@ describe("the Catalog read overlaps the source read", () => {
     expect((refused as ProvisioningError).code).toBe("SYNC_SOURCE_FAILED");
     expect((refused as ProvisioningError).message).toContain('"actual"');
     expect(await writesSince(sandbox)).toEqual([]);
+  });
+
+  it("with --rebuild-state a failed source read leaves the state where it was: nothing is read or moved first", async () => {
+    const first = await ws.run({ source: watchingSource([], "test source", () => ({ directory: makeDirectory(), complete: true, fingerprint: "test source" })) });
+    expect(first.summary.created).toBe(12);
+    const { fetch: f, calls } = countingFetch();
+    const source = watchingSource(calls, "test source", () => Promise.reject(new Error("connection reset")));
+    const failed = await ws.run({ source, fetch: f, rebuildState: true }).catch((e: unknown) => e);
+    expect((failed as ProvisioningError).code).toBe("SYNC_SOURCE_FAILED");
+    expect(source.sawCatalogRequest).toBe(false);
+    expect(calls).toEqual([]);
+    expect(readdirSync(ws.dir).filter((f) => f.includes(".broken-"))).toEqual([]);
   });
 });
