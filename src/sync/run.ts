@@ -2,8 +2,9 @@
  * One sync run: read inputs → plan → guards → apply → record.
  *
  * Reads the source once, then for each target the source feeds: reads the Catalog state
- * (live, or the snapshot with its pending intents re-checked and a periodic live audit; for the
- * first target, while the source is being read when the source tells its fingerprint up front),
+ * (live, or the snapshot with its pending intents re-checked and a periodic live audit; the
+ * first target's live read starts while the source is being read when the source tells its
+ * fingerprint up front),
  * plans with the pure planner, enforces the guards, and applies through the executor while
  * recording each accepted operation in the ownership ledger (and the snapshot). Holds the run
  * lock from start to end.
@@ -144,8 +145,11 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
   };
   const planFile: PlanFile = { version: 1, kind: "catalog-sync-plan", createdAt: now().toISOString(), mode, targets: [] };
   const where = config.file !== undefined ? { file: config.file } : undefined;
-  /** a target's client and snapshot state, opened, and its Catalog state, being read */
-  /** `pace`: opened while the source is being read (see {@link CatalogReadPace}) */
+  /**
+   * A target's client and snapshot state, opened, and its Catalog read, started (deferred when it
+   * would only read the local snapshot back). `pace`: opened while the source is being read (see
+   * {@link CatalogReadPace}).
+   */
   const openTarget = (i: number, sourceFingerprint: string, pace?: CatalogReadPace): OpenedTarget => {
     const target = targets[i]!;
     const endpoint = endpoints[i]!;
