@@ -605,17 +605,16 @@ function openAuditLog(path: string): { write(entry: AuditEntry): void; writeMany
     fd ??= openSync(path, "a", 0o600);
     writeSync(fd, text);
   };
+  // one request's entries: one write (a thousand lines of a Bulk request are not a thousand system calls)
+  const writeMany = (entries: readonly AuditEntry[]): void => {
+    if (entries.length === 0) return;
+    let text = "";
+    for (const entry of entries) text += `${JSON.stringify(entry)}\n`;
+    append(text);
+  };
   return {
-    write(entry) {
-      append(`${JSON.stringify(entry)}\n`);
-    },
-    // one request's entries: one write (a thousand lines of a Bulk request are not a thousand system calls)
-    writeMany(entries) {
-      if (entries.length === 0) return;
-      let text = "";
-      for (const entry of entries) text += `${JSON.stringify(entry)}\n`;
-      append(text);
-    },
+    write: (entry) => writeMany([entry]),
+    writeMany,
     close() {
       if (fd !== undefined) closeSync(fd);
       fd = undefined;

@@ -10,8 +10,6 @@ import { bearerTokenClient, checkBaseUrl, collectUsers, finish, listAll, readGro
 import { AUTH0_USERS_PAGING_CAP, mapAuth0Group, mapAuth0User, USERS_EXPORT_HINT, type Auth0GroupLike, type Auth0Member, type Auth0User } from "./auth0-map.js";
 import { auth0Domain, auth0Fingerprint } from "./fingerprint.js";
 
-export { auth0Fingerprint };
-
 export function createAuth0Source(config: Auth0SourceConfig, options: RestSourceOptions): DirectorySource {
   const perPage = Math.min(Math.max(1, config.pageSize), 100);
 

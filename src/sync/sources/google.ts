@@ -26,8 +26,6 @@ import {
 import { mapGoogleGroups, mapGoogleUser, nestedGroupIds, type GoogleGroup, type GoogleMember, type GoogleUser } from "./google-map.js";
 import { googleFingerprint } from "./fingerprint.js";
 
-export { googleFingerprint };
-
 export const GOOGLE_SCOPES = [
   "https://www.googleapis.com/auth/admin.directory.user.readonly",
   "https://www.googleapis.com/auth/admin.directory.group.readonly",

@@ -12,8 +12,6 @@ import type { DirectorySource, SourceRead } from "../directory.js";
 import { mapLdapDirectory, nextRangeAttribute, type LdapEntry } from "./ldap-map.js";
 import { ldapFingerprint } from "./fingerprint.js";
 
-export { ldapFingerprint };
-
 /** The part of the ldapts `Client` this source uses (a seam for recorded responses in tests). */
 export interface LdapClientLike {
   startTLS(options?: ConnectionOptions): Promise<void>;

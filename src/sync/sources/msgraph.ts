@@ -10,8 +10,6 @@ import { mapGraphGroup, mapGraphUser, type GraphGroup, type GraphMember, type Gr
 import { ConfigError } from "../../errors.js";
 import { msgraphFingerprint } from "./fingerprint.js";
 
-export { msgraphFingerprint };
-
 const USER_SELECT = "id,mail,userPrincipalName,givenName,surname,displayName,accountEnabled";
 
 export function createMsGraphSource(config: MsGraphSourceConfig, options: RestSourceOptions): DirectorySource {

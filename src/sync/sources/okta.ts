@@ -22,8 +22,6 @@ import {
 import { mapOktaGroup, mapOktaUser, nextLink, type OktaGroup, type OktaUser } from "./okta-map.js";
 import { oktaFingerprint } from "./fingerprint.js";
 
-export { oktaFingerprint };
-
 export function createOktaSource(config: OktaSourceConfig, options: RestSourceOptions): DirectorySource {
   if (!config.orgUrl) throw new ConfigError('"sync.source.orgUrl" is required for "okta"');
   const orgUrl = checkBaseUrl(config.orgUrl, "sync.source.orgUrl");
