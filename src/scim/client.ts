@@ -40,6 +40,10 @@ export interface ScimClientOptions extends TransportOptions {
 }
 
 const DEFAULT_BATCH = 100;
+/** characters of `or` filter per group look-up request (the URL stays well under common 8 KB limits) */
+export const OR_FILTER_MAX = 2_000;
+/** groups asked for per `or` look-up (a page holding them all; case variants of a name included) */
+const OR_LOOKUP_COUNT = 100;
 const seg = (id: string): string => {
   if (typeof id !== "string" || id === "") throw new TypeError(`resource "id" must be a non-empty string`);
   return encodeURIComponent(id);
@@ -183,6 +187,48 @@ export class ScimClient implements ScimClientApi {
       });
     }
     return candidates[0];
+  }
+
+  /**
+   * The groups named by `displayNames` in one request per {@link OR_FILTER_MAX} characters of
+   * filter: `displayName eq "a" or displayName eq "b" …`, with `excludedAttributes=members`.
+   * `undefined` when the server does not take the filter as written: it refuses it (400, 501),
+   * answers more than one page, or answers a group that none of the names match (a filter it
+   * ignored or read otherwise). A name it answers no group for is the caller's to look up alone:
+   * a server may also apply such a filter in part.
+   */
+  async findGroupsByDisplayNames(displayNames: readonly string[]): Promise<ScimGroup[] | undefined> {
+    for (const name of displayNames) if (typeof name !== "string" || name === "") throw new TypeError(`"displayNames" must hold non-empty strings`);
+    const wanted = new Set(displayNames.map((n) => n.toLowerCase()));
+    const chunks: string[][] = [];
+    let length = 0;
+    for (const name of new Set(displayNames)) {
+      const size = eq("displayName", name).text.length + 4;
+      if (chunks.length === 0 || length + size > OR_FILTER_MAX) {
+        chunks.push([]);
+        length = 0;
+      }
+      chunks.at(-1)!.push(name);
+      length += size;
+    }
+    const caps = await this.knownCapabilities();
+    const count = Math.min(OR_LOOKUP_COUNT, caps?.pageCap ?? Number.POSITIVE_INFINITY);
+    const answers = await Promise.all(
+      chunks.map(async (names) => {
+        const filter = or(...names.map((n) => eq("displayName", n)));
+        const res = await this.send(queryRequest("/Groups", { filter, excludedAttributes: ["members"], count }), [400, 501]);
+        if (res.status !== 200) return undefined;
+        const page = processListResponse<ScimGroup>(res.body, "GET /Groups");
+        if (page.totalResults > page.Resources.length) return undefined;
+        const groups = page.Resources.filter((g) => typeof g.displayName === "string" && typeof g.id === "string");
+        if (groups.some((g) => !wanted.has(g.displayName.toLowerCase()))) return undefined;
+        return groups;
+      }),
+    );
+    if (answers.some((a) => a === undefined)) return undefined;
+    const byId = new Map<string, ScimGroup>();
+    for (const g of answers.flat()) byId.set(g!.id, g!);
+    return [...byId.values()];
   }
 
   /** always with `excludedAttributes=members` */

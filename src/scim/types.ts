@@ -181,6 +181,12 @@ export interface ScimClientApi {
   getGroup(id: string, options?: { excludeMembers?: boolean }): Promise<ScimGroup | undefined>;
   /** throws SCIM_AMBIGUOUS_GROUP when several groups have that displayName */
   findGroupByDisplayName(displayName: string): Promise<ScimGroup | undefined>;
+  /**
+   * The groups whose displayName is one of `displayNames` (compared case-insensitively), asked
+   * with `or` filters; `undefined` when the server does not take them. A client without it is
+   * asked one name at a time.
+   */
+  findGroupsByDisplayNames?(displayNames: readonly string[]): Promise<ScimGroup[] | undefined>;
   /** with excludedAttributes=members */
   listGroups(options?: ListOptions): AsyncIterable<ScimGroup>;
   /** member ids of one group */

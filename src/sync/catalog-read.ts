@@ -26,6 +26,11 @@ export function toCatalogUser(u: ScimUser): CatalogUser {
 /**
  * Resolve the managed Catalog groups by `displayName`. A managed group the Catalog does not
  * have is a configuration error (exit 2): this project never creates Catalog groups.
+ *
+ * Many names (more than {@link LIST_GROUPS_FROM}): one listing of the groups, without members.
+ * A few: one `or` look-up for them all, when the client and the server take it; the names it
+ * answers no group for, or all of them when it is refused, are looked up one by one. Errors come
+ * in the order of `names`.
  */
 export async function resolveManagedGroups(
   client: ScimClientApi,
@@ -37,42 +42,50 @@ export async function resolveManagedGroups(
       ...(where?.file !== undefined ? { file: where.file } : {}),
       hint: "create it in the Catalog first; this project never creates Catalog groups",
     });
+  const listed = names.length > LIST_GROUPS_FROM;
+  let answered: ScimGroup[] | undefined;
+  if (listed) {
+    answered = [];
+    for await (const g of client.listGroups({ count: 1000 })) answered.push(g);
+  } else if (names.length > 1 && client.findGroupsByDisplayNames) {
+    answered = await client.findGroupsByDisplayNames(names);
+  }
+  const byFolded = new Map<string, ScimGroup[]>();
+  for (const g of answered ?? []) {
+    if (typeof g.displayName !== "string") continue;
+    const k = g.displayName.toLowerCase();
+    const list = byFolded.get(k);
+    if (list) list.push(g);
+    else byFolded.set(k, [g]);
+  }
+  // after a listing a name it does not hold is missing; otherwise it is looked up alone
+  const alone = listed ? [] : names.filter((name) => !byFolded.has(name.toLowerCase()));
+  const lookedUp = new Map<string, Promise<ScimGroup | undefined>>();
+  for (let i = 0; i < alone.length; i += LOOKUPS_AT_ONCE) {
+    const wave = alone.slice(i, i + LOOKUPS_AT_ONCE).map((name) => {
+      const found = client.findGroupByDisplayName(name);
+      lookedUp.set(name, found);
+      return found;
+    });
+    await Promise.allSettled(wave);
+  }
   const out: { id: string; displayName: string }[] = [];
-  if (names.length > LIST_GROUPS_FROM) {
-    // many managed groups: one listing (without members) instead of a query per name, with the same matching
-    const byFolded = new Map<string, ScimGroup[]>();
-    for await (const g of client.listGroups({ count: 1000 })) {
-      if (typeof g.displayName !== "string") continue;
-      const k = g.displayName.toLowerCase();
-      const list = byFolded.get(k);
-      if (list) list.push(g);
-      else byFolded.set(k, [g]);
-    }
-    for (const name of names) {
+  for (const name of names) {
+    const one = lookedUp.get(name);
+    let g: ScimGroup | undefined;
+    if (one) g = await one;
+    else {
       const folded = byFolded.get(name.toLowerCase()) ?? [];
-      const exact = folded.filter((g) => g.displayName === name);
+      const exact = folded.filter((x) => x.displayName === name);
       const candidates = exact.length > 0 ? exact : folded;
       if (candidates.length > 1) {
         throw new ProvisioningError("SCIM_AMBIGUOUS_GROUP", `${candidates.length} catalog groups are named "${name}"`, {
-          details: { ids: candidates.map((g) => g.id) },
+          details: { ids: candidates.map((x) => x.id) },
           hint: "give Catalog groups unique display names",
         });
       }
-      const g = candidates[0];
-      if (!g) throw missing(name);
-      out.push({ id: g.id, displayName: g.displayName });
+      g = candidates[0];
     }
-    return out;
-  }
-  // a few look-ups at once (the client bounds its connections); errors in the order of `names`
-  const found: Promise<ScimGroup | undefined>[] = [];
-  for (let i = 0; i < names.length; i += LOOKUPS_AT_ONCE) {
-    const wave = names.slice(i, i + LOOKUPS_AT_ONCE).map((name) => client.findGroupByDisplayName(name));
-    await Promise.allSettled(wave);
-    found.push(...wave);
-  }
-  for (const [i, name] of names.entries()) {
-    const g = await found[i]!;
     if (!g) throw missing(name);
     out.push({ id: g.id, displayName: g.displayName });
   }

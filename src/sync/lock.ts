@@ -23,6 +23,8 @@ export function acquireLock(path: string): RunLock {
   try {
     db = new Database(path, { timeout: 0 });
     db.pragma("locking_mode = EXCLUSIVE");
+    // the transaction is only ever rolled back: no journal file to create, fsync and delete
+    db.pragma("journal_mode = MEMORY");
     db.exec("BEGIN EXCLUSIVE");
     // a write inside the transaction makes SQLite take and keep the exclusive lock on the file
     db.exec("CREATE TABLE IF NOT EXISTS run_lock (pid INTEGER)");

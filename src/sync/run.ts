@@ -168,6 +168,9 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
     // ahead of the source only a read over the network: the recorded state, read from the local
     // file, is read back once the source read has let go of its text (peak memory)
     const ahead = !pace || !state || liveReadDue(state, policy, now());
+    // a snapshot filled for the first time is an initial sync, which writes: the capabilities it
+    // asks before its first write go out with the read (a round trip less before the writes)
+    if (state && !dryRun && (state.fresh || !state.populated)) client.capabilities().catch(() => undefined);
     return { client, sourceFingerprint, state, read, catalog: ahead ? read() : undefined };
   };
   try {

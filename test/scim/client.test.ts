@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { testCapabilities } from "../helpers/capabilities.js";
 import { ProvisioningError, isUniquenessError } from "../../src/errors.js";
-import { ScimClient } from "../../src/scim/client.js";
+import { OR_FILTER_MAX, ScimClient } from "../../src/scim/client.js";
 import type { Capabilities, PatchRequest } from "../../src/scim/types.js";
 import { fakeFetch, fakeTime, list, noTimer, scimError, type Call, type Reply } from "./fakes.js";
 
@@ -145,6 +145,48 @@ describe("groups", () => {
     const two = client(() => list([{ id: "g1", displayName: "Finance" }, { id: "g2", displayName: "Finance" }]), caps());
     const e = await two.c.findGroupByDisplayName("Finance").catch((x: unknown) => x);
     expect((e as ProvisioningError).code).toBe("SCIM_AMBIGUOUS_GROUP");
+  });
+
+  it("several names in one `or` look-up; refused, paged or not applied as written → undefined", async () => {
+    const groups = [
+      { id: "g1", displayName: "Finance" },
+      { id: "g2", displayName: "finance" },
+      { id: "g3", displayName: "it-ops" },
+    ];
+    const ok = client(() => list(groups), caps());
+    expect((await ok.c.findGroupsByDisplayNames(["finance", "IT-ops", "finance"]))?.map((g) => g.id)).toEqual(["g1", "g2", "g3"]);
+    expect(ok.calls).toHaveLength(1);
+    expect(q(ok.calls[0]!).get("filter")).toBe('displayName eq "finance" or displayName eq "IT-ops"');
+    expect(q(ok.calls[0]!).get("excludedAttributes")).toBe("members");
+    // a name with quotes and a backslash is escaped as JSON inside the filter
+    const quoted = client(() => list([]), caps());
+    await quoted.c.findGroupsByDisplayNames(['a "b"', "c\\d"]);
+    expect(q(quoted.calls[0]!).get("filter")).toBe('displayName eq "a \\"b\\"" or displayName eq "c\\\\d"');
+
+    for (const reply of [scimError(400, "invalidFilter"), scimError(501)]) {
+      const refused = client(() => reply, caps());
+      expect(await refused.c.findGroupsByDisplayNames(["a", "b"])).toBeUndefined();
+      expect(refused.calls).toHaveLength(1);
+    }
+    // the filter was ignored (an unrelated group), or the answer holds more than one page
+    expect(await client(() => list([{ id: "g9", displayName: "other" }]), caps()).c.findGroupsByDisplayNames(["a", "b"])).toBeUndefined();
+    expect(await client(() => list([{ id: "g1", displayName: "a" }], 2), caps()).c.findGroupsByDisplayNames(["a", "b"])).toBeUndefined();
+    // another error is an error
+    const failing = await client(() => scimError(403), caps()).c.findGroupsByDisplayNames(["a", "b"]).catch((e: unknown) => e);
+    expect(failing).toBeInstanceOf(Error);
+  });
+
+  it("`or` look-ups are split so that no filter exceeds OR_FILTER_MAX characters", async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `${"n".repeat(400)}-${i}`);
+    const { c, calls } = client((call) => {
+      const asked = [...(q(call).get("filter") ?? "").matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
+      return list(asked.map((displayName) => ({ id: `id-${displayName}`, displayName })));
+    }, caps());
+    const found = await c.findGroupsByDisplayNames(names);
+    expect(found?.map((g) => g.displayName).sort()).toEqual([...names].sort());
+    expect(calls.length).toBeGreaterThan(1);
+    for (const call of calls) expect(q(call).get("filter")!.length).toBeLessThanOrEqual(OR_FILTER_MAX);
+    expect(calls.flatMap((call) => [...q(call).get("filter")!.matchAll(/"([^"]+)"/g)].map((m) => m[1])).sort()).toEqual([...names].sort());
   });
 
   it("lists groups with excludedAttributes=members, capped at the page cap", async () => {

@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCliFetch, type CliFetch } from "../../src/scim/cli-fetch.js";
 import { ScimClient } from "../../src/scim/client.js";
-import { readCatalogState, toCatalogUser, type MemberReadMode } from "../../src/sync/catalog-read.js";
+import { readCatalogState, resolveManagedGroups, toCatalogUser, type MemberReadMode } from "../../src/sync/catalog-read.js";
+import { ConfigError } from "../../src/errors.js";
 import type { CatalogState } from "../../src/sync/plan-types.js";
 import { startSandbox } from "../helpers/sandbox.js";
 import { useSandbox } from "../helpers/use-sandbox.js";
@@ -57,6 +58,27 @@ for (const profile of ["full", "minimal"] as const) {
       expect(groupMemberReads(await sb.requests())).toBe(0);
       // the reference agrees
       expect(state).toEqual(await perGroupState(client(), MANY));
+    });
+
+    it("a few managed groups: one `or` look-up where the Catalog takes it, else one per name; a missing group is a configuration error", async () => {
+      const few = [MANY[3]!, "UNMANAGED-A", MANY[0]!];
+      const reference = [];
+      for (const name of few) reference.push((await client().findGroupByDisplayName(name))!);
+      await sb.clearRequests();
+      const resolved = await resolveManagedGroups(client(), few);
+      expect(resolved).toEqual(reference.map((g) => ({ id: g.id, displayName: g.displayName })));
+      expect(resolved[1]!.displayName).toBe("unmanaged-a");
+      const lookups = (await sb.requests()).filter((e) => e.method === "GET" && e.path === "/Groups");
+      // the minimal profile refuses "or" (400 invalidFilter): then each name is looked up alone
+      expect(lookups.map((e) => e.status)).toEqual(profile === "full" ? [200] : [400, 200, 200, 200]);
+
+      await sb.clearRequests();
+      const e = await resolveManagedGroups(client(), [MANY[1]!, "no-such-group", MANY[2]!], { file: "provisioning.yaml" }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ConfigError);
+      expect((e as ConfigError).message).toContain('"no-such-group" does not exist in the Catalog');
+      // the name the "or" look-up answered nothing for is asked alone before it is called missing
+      const asked = (await sb.requests()).filter((x) => x.method === "GET" && x.path === "/Groups").length;
+      expect(asked).toBe(profile === "full" ? 2 : 4);
     });
 
     it("users with pre-existing, granted and unmanaged memberships: the same state as reading each group", async () => {

@@ -3,7 +3,8 @@
  * `groups` (RFC 7643 §4.1.2) may stand for the group reads, and when they may not.
  */
 import { describe, expect, it } from "vitest";
-import { readCatalogState, type MemberReadMode } from "../../src/sync/catalog-read.js";
+import { readCatalogState, resolveManagedGroups, type MemberReadMode } from "../../src/sync/catalog-read.js";
+import { ConfigError, ProvisioningError } from "../../src/errors.js";
 import type { ScimClientApi, ScimGroup, ScimUser } from "../../src/scim/types.js";
 
 interface Fake {
@@ -131,5 +132,59 @@ describe("a paced read (started while the source is being read)", () => {
     const small = fake(all.slice(0, 999), {});
     const never = new Promise<void>(() => undefined);
     expect((await readCatalogState(small.client, ["name-g1"], undefined, undefined, { after: never })).users).toHaveLength(999);
+  });
+});
+
+describe("resolving a few managed groups", () => {
+  /** a client whose `or` look-up answers `answer` (undefined: refused); single look-ups read `catalog` */
+  function resolver(catalog: ScimGroup[], answer: (names: readonly string[]) => ScimGroup[] | undefined) {
+    const alone: string[] = [];
+    const client = {
+      async findGroupsByDisplayNames(names: readonly string[]) {
+        return answer(names);
+      },
+      async findGroupByDisplayName(name: string) {
+        alone.push(name);
+        const exact = catalog.filter((g) => g.displayName === name);
+        const found = exact.length > 0 ? exact : catalog.filter((g) => g.displayName.toLowerCase() === name.toLowerCase());
+        if (found.length > 1) throw new ProvisioningError("SCIM_AMBIGUOUS_GROUP", `${found.length} catalog groups are named "${name}"`);
+        return found[0];
+      },
+    } as unknown as ScimClientApi;
+    return { client, alone };
+  }
+  const catalog: ScimGroup[] = [
+    { id: "g1", displayName: "Finance" },
+    { id: "g2", displayName: "finance" },
+    { id: "g3", displayName: "ops" },
+    { id: "g4", displayName: "Sales" },
+    { id: "g5", displayName: "sales" },
+  ];
+  const byOr = (names: readonly string[]) => catalog.filter((g) => names.some((n) => n.toLowerCase() === g.displayName.toLowerCase()));
+
+  it("the exact name wins over a case variant; names the answer lacks are asked alone; errors in the order of the names", async () => {
+    const all = resolver(catalog, byOr);
+    expect(await resolveManagedGroups(all.client, ["finance", "OPS"])).toEqual([
+      { id: "g2", displayName: "finance" },
+      { id: "g3", displayName: "ops" },
+    ]);
+    expect(all.alone).toEqual([]);
+
+    // a server that applied the filter in part: the name left out is asked alone and found
+    const partial = resolver(catalog, (names) => byOr(names.slice(0, 1)));
+    expect((await resolveManagedGroups(partial.client, ["ops", "Finance"])).map((g) => g.id)).toEqual(["g3", "g1"]);
+    expect(partial.alone).toEqual(["Finance"]);
+
+    // refused: every name alone
+    const refused = resolver(catalog, () => undefined);
+    expect((await resolveManagedGroups(refused.client, ["ops", "Sales"])).map((g) => g.id)).toEqual(["g3", "g4"]);
+    expect(refused.alone).toEqual(["ops", "Sales"]);
+
+    // "SALES" matches two case variants and neither exactly: ambiguous; a missing name before it is reported first
+    const e1 = await resolveManagedGroups(resolver(catalog, byOr).client, ["ops", "SALES"]).catch((x: unknown) => x);
+    expect((e1 as ProvisioningError).code).toBe("SCIM_AMBIGUOUS_GROUP");
+    const e2 = await resolveManagedGroups(resolver(catalog, byOr).client, ["nope", "SALES"]).catch((x: unknown) => x);
+    expect(e2).toBeInstanceOf(ConfigError);
+    expect((e2 as ConfigError).message).toContain('"nope" does not exist');
   });
 });

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ProvisioningError, ExitCode } from "../../src/errors.js";
 import { acquireLock } from "../../src/sync/lock.js";
@@ -58,9 +58,12 @@ describe("run lock", () => {
     expect(error).toBeInstanceOf(ProvisioningError);
     expect((error as ProvisioningError).code).toBe("SYNC_LOCKED");
     expect((error as ProvisioningError).exitCode).toBe(ExitCode.LOCKED);
+    // the held transaction keeps its journal in memory: no file beside the lock is written or fsynced
+    expect(readdirSync(dirname(path))).toEqual(["sync.lock"]);
     first.release();
     const again = acquireLock(path);
     again.release();
+    expect(readdirSync(dirname(path))).toEqual(["sync.lock"]);
   });
 
   it("is refused while another process holds it", async () => {

@@ -36,6 +36,30 @@ describe("snapshot diff mode", () => {
     expect(requests.filter((r) => r.method !== "GET")).toEqual([]);
   });
 
+  it("a first run asks the Catalog's capabilities with its read; a dry run and a run with the snapshot filled do not", async () => {
+    const t0 = new Date("2026-03-01T00:00:00Z");
+    const spc = (rs: { method: string; path: string }[]) => rs.filter((r) => r.method === "GET" && r.path === "/ServiceProviderConfig").length;
+    await sandbox.clearRequests();
+    await ws.run({ now: () => t0, dryRun: true });
+    const dry = await sandbox.requests();
+    expect(spc(dry)).toBe(0);
+    expect(dry.filter((r) => r.method !== "GET")).toEqual([]);
+
+    await ws.close();
+    ws = await createWorkspace({ sandbox, mode: "snapshot" });
+    await sandbox.clearRequests();
+    expect((await ws.run({ now: () => t0 })).summary.created).toBe(12);
+    const first = await sandbox.requests();
+    // asked before the Catalog's users, not after the plan
+    expect(first[0]).toMatchObject({ method: "GET", path: "/ServiceProviderConfig" });
+    expect(spc(first)).toBe(1);
+    expect(first.findIndex((r) => r.path === "/Users" && r.method === "GET")).toBeGreaterThan(0);
+
+    await sandbox.clearRequests();
+    await ws.run({ now: () => new Date(t0.getTime() + 3_600_000) });
+    expect(spc(await sandbox.requests())).toBe(0);
+  });
+
   it("the periodic live audit repairs drift made by others", async () => {
     const t0 = new Date("2026-03-01T00:00:00Z");
     await ws.run({ now: () => t0 });
