@@ -55,12 +55,17 @@ export class ScimClient implements ScimClientApi {
   private readonly discovery: "probe" | "serviceProviderConfig";
   private spc?: Promise<ServiceProviderConfig>;
   private caps?: Promise<Capabilities>;
+  /** the capabilities once discovered (or given) */
+  private settled?: Capabilities;
 
   constructor(options: ScimClientOptions) {
     this.transport = new ScimTransport(options);
     this.memberBatchSize = options.memberBatchSize ?? DEFAULT_BATCH;
     this.discovery = options.discovery ?? "probe";
-    if (options.capabilities) this.caps = Promise.resolve(options.capabilities);
+    if (options.capabilities) {
+      this.caps = Promise.resolve(options.capabilities);
+      this.settled = options.capabilities;
+    }
   }
 
   private send = (req: ScimRequest, allow?: number[]): Promise<ScimResponse> =>
@@ -82,15 +87,26 @@ export class ScimClient implements ScimClientApi {
   capabilities(): Promise<Capabilities> {
     this.caps ??= (async () => {
       const spc = await this.serviceProviderConfig();
-      return this.discovery === "serviceProviderConfig" ? capabilitiesFromServiceProviderConfig(spc) : probeCapabilities(this.send, spc);
+      const caps = this.discovery === "serviceProviderConfig" ? capabilitiesFromServiceProviderConfig(spc) : await probeCapabilities(this.send, spc);
+      this.settled = caps;
+      return caps;
     })();
     this.caps.catch(() => (this.caps = undefined));
     return this.caps;
   }
 
-  /** capabilities if already known, without any request */
+  /** capabilities if already known, without any request (waits for a discovery under way) */
   async knownCapabilities(): Promise<Capabilities | undefined> {
     return this.caps ? this.caps.catch(() => undefined) : undefined;
+  }
+
+  /**
+   * Capabilities if already discovered, without waiting for a discovery under way: for what
+   * only tunes a request (a page size), so that a read started beside the discovery (the
+   * sync's initial read) does not queue behind it.
+   */
+  discoveredCapabilities(): Capabilities | undefined {
+    return this.settled;
   }
 
   // ---- users -------------------------------------------------------------------------------
@@ -211,8 +227,7 @@ export class ScimClient implements ScimClientApi {
       chunks.at(-1)!.push(name);
       length += size;
     }
-    const caps = await this.knownCapabilities();
-    const count = Math.min(OR_LOOKUP_COUNT, caps?.pageCap ?? Number.POSITIVE_INFINITY);
+    const count = Math.min(OR_LOOKUP_COUNT, this.discoveredCapabilities()?.pageCap ?? Number.POSITIVE_INFINITY);
     const answers = await Promise.all(
       chunks.map(async (names) => {
         const filter = or(...names.map((n) => eq("displayName", n)));
@@ -366,8 +381,7 @@ export class ScimClient implements ScimClientApi {
   }
 
   private async *list<T extends { id?: string }>(path: string, options: ListOptions): AsyncGenerator<T> {
-    const caps = await this.knownCapabilities();
-    const count = Math.min(options.count ?? 100, caps?.pageCap ?? Number.POSITIVE_INFINITY);
+    const count = Math.min(options.count ?? 100, this.discoveredCapabilities()?.pageCap ?? Number.POSITIVE_INFINITY);
     yield* paginate<T>(async (startIndex, c) => {
       const res = await this.send(
         queryRequest(path, {

@@ -10,7 +10,7 @@
  * lock from start to end.
  */
 import { createHash } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { ConfigError, ProvisioningError } from "../errors.js";
 import type { ProvisioningConfig, SyncPolicy, TargetConfig } from "../config/types.js";
@@ -157,8 +157,14 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
     const managed = managedGroupNames(managedCatalogGroups(target.groups), target);
     const statePath = targets.length > 1 ? `${policy.statePath}.${safeName(target.name)}` : policy.statePath;
     const binding: StateBinding = { target: target.name, catalogUrl: endpoint.baseUrl, sourceFingerprint, mappingHash: mappingHash(target, managed) };
+    // an initial sync (no snapshot yet, or one never filled) writes: the capabilities it asks
+    // before its first write go out now, beside the state's creation and the read (a round trip
+    // less before the writes); a dry run writes nothing and does not ask them
+    const discover = (): void => void client.capabilities().catch(() => undefined);
+    if (mode === "snapshot" && !dryRun && !existsSync(statePath)) discover();
     const state =
       mode === "snapshot" ? SnapshotState.open(statePath, binding, { ...(options.rebuildState ? { rebuild: true } : {}), now: now().toISOString() }) : undefined;
+    if (state && !dryRun && !state.populated) discover();
     const read = (): Promise<CatalogState> => {
       const catalog = state ? snapshotCatalog(state, client, managed, policy, now(), where, pace) : readCatalogState(client, managed, where, undefined, pace);
       // awaited where it is taken (or when the target is let go): no unhandled rejection meanwhile
@@ -168,9 +174,6 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
     // ahead of the source only a read over the network: the recorded state, read from the local
     // file, is read back once the source read has let go of its text (peak memory)
     const ahead = !pace || !state || liveReadDue(state, policy, now());
-    // a snapshot filled for the first time is an initial sync, which writes: the capabilities it
-    // asks before its first write go out with the read (a round trip less before the writes)
-    if (state && !dryRun && (state.fresh || !state.populated)) client.capabilities().catch(() => undefined);
     return { client, sourceFingerprint, state, read, catalog: ahead ? read() : undefined };
   };
   try {

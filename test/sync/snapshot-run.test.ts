@@ -60,6 +60,24 @@ describe("snapshot diff mode", () => {
     expect(spc(await sandbox.requests())).toBe(0);
   });
 
+  it("a first run's read does not wait for the capabilities: it goes out while /ServiceProviderConfig is still unanswered", async () => {
+    await sandbox.setFaults([{ route: "^GET /ServiceProviderConfig", kind: "latency", latencyMs: 1500 }]);
+    await sandbox.clearRequests();
+    const running = ws.run({ now: () => new Date("2026-03-01T00:00:00Z") });
+    let seen: { method: string; path: string; status: number }[] = [];
+    while (!seen.some((r) => r.method === "GET" && r.path === "/Users")) {
+      await new Promise((r) => setTimeout(r, 10));
+      seen = await sandbox.requests();
+    }
+    const spcEntry = seen.find((r) => r.path === "/ServiceProviderConfig");
+    // asked first, and still held by the injected latency when the users are asked for
+    expect(seen[0]).toMatchObject({ method: "GET", path: "/ServiceProviderConfig" });
+    expect(spcEntry?.status).toBe(0);
+    expect(seen.some((r) => r.method === "GET" && r.path === "/Groups")).toBe(true);
+    expect((await running).summary.created).toBe(12);
+    await sandbox.setFaults([]);
+  });
+
   it("the periodic live audit repairs drift made by others", async () => {
     const t0 = new Date("2026-03-01T00:00:00Z");
     await ws.run({ now: () => t0 });
