@@ -10,7 +10,7 @@
  * lock from start to end.
  */
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { ConfigError, ProvisioningError } from "../errors.js";
 import type { ProvisioningConfig, SyncPolicy, TargetConfig } from "../config/types.js";
@@ -157,14 +157,12 @@ export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
     const managed = managedGroupNames(managedCatalogGroups(target.groups), target);
     const statePath = targets.length > 1 ? `${policy.statePath}.${safeName(target.name)}` : policy.statePath;
     const binding: StateBinding = { target: target.name, catalogUrl: endpoint.baseUrl, sourceFingerprint, mappingHash: mappingHash(target, managed) };
-    // an initial sync (no snapshot yet, or one never filled) writes: the capabilities it asks
-    // before its first write go out now, beside the state's creation and the read (a round trip
-    // less before the writes); a dry run writes nothing and does not ask them
-    const discover = (): void => void client.capabilities().catch(() => undefined);
-    if (mode === "snapshot" && !dryRun && !existsSync(statePath)) discover();
     const state =
       mode === "snapshot" ? SnapshotState.open(statePath, binding, { ...(options.rebuildState ? { rebuild: true } : {}), now: now().toISOString() }) : undefined;
-    if (state && !dryRun && !state.populated) discover();
+    // an initial sync (a snapshot never filled) writes: the capabilities it asks before its first
+    // write go out with the read, which does not wait for them (a round trip less before the
+    // writes); a dry run writes nothing and does not ask them
+    if (state && !dryRun && !state.populated) client.capabilities().catch(() => undefined);
     const read = (): Promise<CatalogState> => {
       const catalog = state ? snapshotCatalog(state, client, managed, policy, now(), where, pace) : readCatalogState(client, managed, where, undefined, pace);
       // awaited where it is taken (or when the target is let go): no unhandled rejection meanwhile
