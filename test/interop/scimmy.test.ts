@@ -3,7 +3,8 @@
  * under Express 4, see ./scimmy-server.ts), quirks included.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ScimResponseError, isUniquenessError } from "../../src/errors.js";
+import { ConfigError, ScimResponseError, isUniquenessError } from "../../src/errors.js";
+import { resolveManagedGroups } from "../../src/sync/catalog-read.js";
 import { ScimClient } from "../../src/scim/client.js";
 import { eq } from "../../src/scim/filter.js";
 import { startScimmyServer, type ScimmyServer } from "./scimmy-server.js";
@@ -69,6 +70,21 @@ describe("interop with scimmy 1.3.5 + scimmy-routers 1.3.2", () => {
     expect(e).toBeInstanceOf(ScimResponseError);
     expect((e as ScimResponseError).httpStatus).toBe(400);
     expect(String(eq("externalId", 'we"ird'))).toBe('externalId eq "we\\"ird"');
+  });
+
+  it("several managed groups in one `or` look-up, matched per name; a missing one is a configuration error", async () => {
+    const c = client();
+    const a = srv.createGroup("finance-readers");
+    const b = srv.createGroup("mkt-readers");
+    srv.createGroup("hr-readers");
+    const found = await c.findGroupsByDisplayNames(["mkt-readers", "finance-readers", "nobody"]);
+    expect(found?.map((g) => g.id).sort()).toEqual([a.id, b.id].sort());
+    expect(await resolveManagedGroups(c, ["mkt-readers", "finance-readers"])).toEqual([
+      { id: b.id, displayName: "mkt-readers" },
+      { id: a.id, displayName: "finance-readers" },
+    ]);
+    const e = await resolveManagedGroups(c, ["finance-readers", "nobody"]).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ConfigError);
   });
 
   it("groups: find by displayName, batched member add/remove with valuePath, list members, members filter", async () => {
