@@ -8,6 +8,7 @@
  */
 import { ProvisioningError, ScimResponseError } from "../errors.js";
 import { eq, valuePath } from "../scim/filter.js";
+import { pickGroupByDisplayName } from "../scim/group-name.js";
 import { addMembers, patchRequest, removeMember } from "../scim/patch.js";
 import { ScimTransportBase, type ScimRequest, type ScimResponse, type TransportOptions } from "../scim/transport.js";
 import {
@@ -83,13 +84,7 @@ export class ActionScimClient implements ActionScimApi {
   }
 
   async findGroupByDisplayName(displayName: string): Promise<ScimGroup | undefined> {
-    const found = (await this.query<ScimGroup>("/Groups", eq("displayName", displayName).text, { excludedAttributes: "members" })).filter(
-      (g) => typeof g.id === "string" && g.displayName?.toLowerCase() === displayName.toLowerCase(),
-    );
-    const exact = found.filter((g) => g.displayName === displayName);
-    const candidates = exact.length > 0 ? exact : found;
-    if (candidates.length > 1) throw new ProvisioningError("SCIM_AMBIGUOUS_GROUP", `${candidates.length} catalog groups are named "${displayName}"`);
-    return candidates[0];
+    return pickGroupByDisplayName(await this.query<ScimGroup>("/Groups", eq("displayName", displayName).text, { excludedAttributes: "members" }), displayName);
   }
 
   /** User `groups` when the Catalog fills them, else the `members[value eq]` filter, else undefined */

@@ -8,6 +8,7 @@ import { ProvisioningError, ScimResponseError } from "../errors.js";
 import { bulkRequest, bulkResourceId, isBulkSuccess, processBulkResponse, resolveBulkIds, splitBulkOperations } from "./bulk.js";
 import { capabilitiesFromServiceProviderConfig, probeCapabilities, processServiceProviderConfig, serviceProviderConfigRequest } from "./discovery.js";
 import { eq, or, valuePath, type Filter } from "./filter.js";
+import { pickGroupByDisplayName } from "./group-name.js";
 import { paginate, processListResponse, queryRequest } from "./list-response.js";
 import { addMembers, deactivate, patchRequest, removeMember } from "./patch.js";
 import { ScimTransport, type ScimRequest, type ScimResponse, type TransportOptions } from "./transport.js";
@@ -192,17 +193,7 @@ export class ScimClient implements ScimClientApi {
   /** exact `displayName` (case-insensitive when no exact match); several matches → "SCIM_AMBIGUOUS_GROUP" */
   async findGroupByDisplayName(displayName: string): Promise<ScimGroup | undefined> {
     if (typeof displayName !== "string" || displayName === "") throw new TypeError(`"displayName" must be a non-empty string`);
-    const groups = await this.query<ScimGroup>("/Groups", eq("displayName", displayName), ["members"]);
-    const folded = groups.filter((g) => typeof g.displayName === "string" && g.displayName.toLowerCase() === displayName.toLowerCase());
-    const exact = folded.filter((g) => g.displayName === displayName);
-    const candidates = exact.length > 0 ? exact : folded;
-    if (candidates.length > 1) {
-      throw new ProvisioningError("SCIM_AMBIGUOUS_GROUP", `${candidates.length} catalog groups are named "${displayName}"`, {
-        details: { ids: candidates.map((g) => g.id) },
-        hint: "give Catalog groups unique display names",
-      });
-    }
-    return candidates[0];
+    return pickGroupByDisplayName(await this.query<ScimGroup>("/Groups", eq("displayName", displayName), ["members"]), displayName);
   }
 
   /**

@@ -2,7 +2,8 @@
  * Live read of the Catalog state (diff mode `live`, and the snapshot's audit/rebuild):
  * every user through `GET /Users`, and the members of each managed Catalog group, page by page.
  */
-import { ConfigError, ProvisioningError } from "../errors.js";
+import { ConfigError } from "../errors.js";
+import { pickGroupByDisplayName } from "../scim/group-name.js";
 import type { ScimClientApi, ScimGroup, ScimUser } from "../scim/types.js";
 import type { CatalogState } from "./plan-types.js";
 
@@ -74,18 +75,7 @@ export async function resolveManagedGroups(
     const one = lookedUp.get(name);
     let g: ScimGroup | undefined;
     if (one) g = await one;
-    else {
-      const folded = byFolded.get(name.toLowerCase()) ?? [];
-      const exact = folded.filter((x) => x.displayName === name);
-      const candidates = exact.length > 0 ? exact : folded;
-      if (candidates.length > 1) {
-        throw new ProvisioningError("SCIM_AMBIGUOUS_GROUP", `${candidates.length} catalog groups are named "${name}"`, {
-          details: { ids: candidates.map((x) => x.id) },
-          hint: "give Catalog groups unique display names",
-        });
-      }
-      g = candidates[0];
-    }
+    else g = pickGroupByDisplayName(byFolded.get(name.toLowerCase()) ?? [], name);
     if (!g) throw missing(name);
     out.push({ id: g.id, displayName: g.displayName });
   }
