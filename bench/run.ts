@@ -38,6 +38,12 @@ const BULK_MAX_OPERATIONS = 1000;
 const WARM_UP_USERS = 5_000;
 /** the scaling pass also warms a size's Catalog with one unmeasured run of its own directory up to this size */
 const SCALING_WARM_UP_MAX_USERS = 10_000;
+/**
+ * the scaling pass also measures, in the same rounds, an initial sync this small: the same shape
+ * as the smallest size (10 groups, the same mapping), so its time is what any run pays before
+ * and after its users (start, config, lock, snapshot, first requests, close)
+ */
+const FIXED_COST_USERS = 10;
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -162,20 +168,41 @@ async function benchSync(userSizes: number[], runsFor: (n: number) => number, lo
 }
 
 /**
+ * What it costs this machine to touch memory for the first time, in ms per MiB: a fresh
+ * zero-filled buffer (its pages not mapped yet) written once, then written again. Each first
+ * touch of a page is a page fault; on a virtual machine that can cost far more than the write.
+ */
+export function firstTouchCost(mib = 64): { firstMsPerMib: number; againMsPerMib: number } {
+  const buf = Buffer.alloc(mib * 2 ** 20);
+  let t = performance.now();
+  buf.fill(1);
+  const first = performance.now() - t;
+  t = performance.now();
+  buf.fill(2);
+  const again = performance.now() - t;
+  return { firstMsPerMib: first / mib, againMsPerMib: again / mib };
+}
+
+/** 4 KiB: the page size of x86-64 and of most arm64 Linux kernels (a minor fault maps one page) */
+const PAGE_BYTES = 4096;
+
+/**
  * Time per user across sizes, measured interleaved: one warmed Catalog process per size, then
  * rounds of one initial sync per size, in ascending order and then descending (1k, 10k, 100k,
  * 100k, 10k, 1k, …), so that a machine getting slower or faster during the bench weighs on every
  * size alike. On these shared machines a run moves by ±15–25 % between runs minutes apart; sizes
- * measured in rows minutes apart would compare the machine, not the sync.
+ * measured in rows minutes apart would compare the machine, not the sync. A 10-user run of the
+ * smallest size's shape takes part in the same rounds: its time is the fixed cost of any run,
+ * reported beside the ratios with the least ratio it leaves each size.
  */
 async function benchScaling(userSizes: number[], rounds: number, log: (s: string) => void): Promise<Figure[]> {
   const figures: Figure[] = [];
   const warmUp = generateDirectory({ ...sizes(WARM_UP_USERS), seed: 2 });
   const load0 = loadAverage();
-  log(`sync scaling: ${userSizes.join(", ")} users, ${rounds} interleaved rounds, ${load0}`);
+  log(`sync scaling: ${userSizes.join(", ")} users and ${FIXED_COST_USERS} (the fixed cost), ${rounds} interleaved rounds, ${load0}`);
   const rows: { users: number; g: GeneratedDirectory; sandbox: SandboxHandle; runs: SyncMeasurement[] }[] = [];
   try {
-    for (const n of userSizes) {
+    for (const n of [FIXED_COST_USERS, ...userSizes]) {
       const g = generateDirectory({ ...sizes(n), seed: 1 });
       const sandbox = await startSandbox({ profile: "full", groups: g.catalogGroups });
       rows.push({ users: n, g, sandbox, runs: [] });
@@ -195,7 +222,7 @@ async function benchScaling(userSizes: number[], rounds: number, log: (s: string
           const m = await measureSync(ws);
           if (!m.ok) throw new Error(`the scaling run at ${row.users} users failed: ${m.error ?? JSON.stringify(m.summary)}`);
           row.runs.push(m);
-          log(`  round ${round + 1}, ${row.users} users: ${(m.wallMs / 1000).toFixed(2)} s (process ${((m.processWallMs ?? Number.NaN) / 1000).toFixed(2)} s), client CPU ${Math.round(m.clientCpuMs)} ms, server CPU ${Math.round(m.serverCpuMs)} ms, ${loadAverage()}`);
+          log(`  round ${round + 1}, ${row.users} users: ${(m.wallMs / 1000).toFixed(2)} s (process ${((m.processWallMs ?? Number.NaN) / 1000).toFixed(2)} s), client CPU ${Math.round(m.clientCpuMs)} ms, server CPU ${Math.round(m.serverCpuMs)} ms, ${m.minorPageFaults ?? "?"} page faults, ${loadAverage()}`);
         } finally {
           await ws.close();
         }
@@ -204,14 +231,17 @@ async function benchScaling(userSizes: number[], rounds: number, log: (s: string
   } finally {
     for (const row of rows) await row.sandbox.stop();
   }
-  const perUser = rows.map((row) => ({
+  const touch = firstTouchCost();
+  const probe = rows.find((row) => row.users === FIXED_COST_USERS)!;
+  const fixedMs = median(probe.runs.map((m) => m.wallMs));
+  const perUser = rows.filter((row) => row !== probe).map((row) => ({
     users: row.users,
     ms: median(row.runs.map((m) => m.wallMs)) / row.users,
     processMs: median(row.runs.map((m) => m.processWallMs ?? m.wallMs)) / row.users,
     /** time per user of each round, for the ratio round by round */
     rounds: row.runs.map((m) => m.wallMs / row.users),
   }));
-  const conditionsBase = `file source, sandbox full (one process per size, warmed by an unmeasured ${WARM_UP_USERS.toLocaleString("en")}-user sync and, up to ${SCALING_WARM_UP_MAX_USERS.toLocaleString("en")} users, an unmeasured run of the same directory; reset before each run), Bulk on, 0 ms delay, batch ${BATCH}, concurrency 8, snapshot mode, initial sync, median of ${rounds} interleaved rounds (sizes ascending, then descending); ${load0} before, ${loadAverage()} after`;
+  const conditionsBase = `file source, sandbox full (one process per size and one for the ${FIXED_COST_USERS}-user run of the same rounds, warmed by an unmeasured ${WARM_UP_USERS.toLocaleString("en")}-user sync and, up to ${SCALING_WARM_UP_MAX_USERS.toLocaleString("en")} users, an unmeasured run of the same directory; reset before each run), Bulk on, 0 ms delay, batch ${BATCH}, concurrency 8, snapshot mode, initial sync, median of ${rounds} interleaved rounds (sizes ascending, then descending); ${load0} before, ${loadAverage()} after`;
   if (perUser.length >= 2) {
     const ref = perUser[perUser.length - 1]!;
     for (const p of perUser) {
@@ -237,6 +267,48 @@ async function benchScaling(userSizes: number[], rounds: number, log: (s: string
         pass: processRatio >= 0.75 && processRatio <= 1.25,
       });
     }
+  }
+  // report-only: the fixed cost measured directly, and the least ratio it leaves each size: the
+  // ratio a run would show if its users cost exactly what they cost in the largest run
+  figures.push({
+    scenario: "sync scaling",
+    metric: `fixed cost of a sync run, measured: an initial sync of ${FIXED_COST_USERS} users`,
+    conditions: `${conditionsBase}; ${sizes(FIXED_COST_USERS).groups} groups and the same mapping as the ${userSizes[0]!.toLocaleString("en")}-user run; report only`,
+    value: Math.round(fixedMs),
+    unit: `ms (rounds ${probe.runs.map((m) => Math.round(m.wallMs)).join(", ")})`,
+  });
+  if (perUser.length >= 2) {
+    const ref = perUser[perUser.length - 1]!;
+    for (const p of perUser.slice(0, -1)) {
+      figures.push({
+        scenario: "sync scaling",
+        metric: `least ratio at ${p.users.toLocaleString("en")} vs ${ref.users.toLocaleString("en")} that the fixed cost leaves`,
+        conditions: `1 + ${Math.round(fixedMs)} ms / (${p.users} × ${ref.ms.toFixed(3)} ms/user at ${ref.users.toLocaleString("en")}): the ratio of a run whose users cost what they cost at ${ref.users.toLocaleString("en")}, plus the fixed cost above; report only`,
+        value: +(1 + fixedMs / (p.users * ref.ms)).toFixed(3),
+        unit: "×",
+      });
+    }
+  }
+  // report-only: the memory each run touches for the first time (its minor page faults), and
+  // what that costs at this machine's rate
+  figures.push({
+    scenario: "sync scaling",
+    metric: "first touch of fresh memory, this machine",
+    conditions: `a fresh 64 MiB buffer written once, then again, in the bench process, after the rounds; ${loadAverage()}; report only`,
+    value: +touch.firstMsPerMib.toFixed(2),
+    unit: `ms per MiB (written again: ${touch.againMsPerMib.toFixed(2)} ms per MiB)`,
+  });
+  for (const row of rows) {
+    const faults = row.runs.map((m) => m.minorPageFaults).filter((f): f is number => f !== undefined);
+    if (faults.length === 0) continue;
+    const mib = (median(faults) * PAGE_BYTES) / 2 ** 20;
+    figures.push({
+      scenario: "sync scaling",
+      metric: `memory touched for the first time during the run at ${row.users.toLocaleString("en")} users`,
+      conditions: `the sync child's minor page faults during the run (process.resourceUsage().minorPageFault) × 4 KiB, median of ${faults.length}; at the rate above about ${Math.round(mib * touch.firstMsPerMib)} ms of the run; report only`,
+      value: +mib.toFixed(1),
+      unit: `MiB (${Math.round(median(faults)).toLocaleString("en")} page faults)`,
+    });
   }
   // report-only: the cost of each added user between consecutive sizes (what stays when a run's
   // fixed cost, paid once at any size, is set apart), and that fixed cost

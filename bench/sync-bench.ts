@@ -89,6 +89,8 @@ export interface SyncMeasurement {
   clientRunCpuMs: number;
   /** the sandbox's CPU time during the run, ms */
   serverCpuMs: number;
+  /** minor page faults of the child during the run: memory it touched for the first time */
+  minorPageFaults?: number;
   /** the child's peak RSS, bytes */
   maxRss: number;
   /** the child's peak V8 heap in use, bytes (sampled) */
@@ -157,6 +159,7 @@ export async function measureSync(
     clientRunCpuMs: cpuMs(report.cpuRun),
     serverCpuMs: cpuMs(after.cpu) - cpuMs(before.cpu),
     maxRss: report.maxRss,
+    ...(report.minorPageFaultsRun !== undefined ? { minorPageFaults: report.minorPageFaultsRun } : {}),
     ...(report.peakHeapUsed !== undefined ? { peakHeapUsed: report.peakHeapUsed } : {}),
     requests: after.requests - before.requests,
     reads: entries.length - writes,

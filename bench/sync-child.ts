@@ -32,6 +32,8 @@ export interface SyncChildReport {
   cpuRun: { user: number; system: number };
   /** bytes */
   maxRss: number;
+  /** minor page faults during the run (`process.resourceUsage().minorPageFault`): memory touched for the first time */
+  minorPageFaultsRun?: number;
   /** bytes, sampled every 100 ms: the V8 heap in use and the memory outside it (SQLite, buffers) */
   peakHeapUsed?: number;
   peakExternal?: number;
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
   const sampler = setInterval(sample, 100);
   sampler.unref();
   const cpu0 = process.cpuUsage();
+  const faults0 = process.resourceUsage().minorPageFault;
   let report: SyncChildReport;
   try {
     const config = loadProvisioningConfig({ ...(values.config !== undefined ? { file: values.config } : {}), env: process.env });
@@ -81,6 +84,7 @@ async function main(): Promise<void> {
       wallMs: performance.now() - started,
       cpu: process.cpuUsage(),
       cpuRun: process.cpuUsage(cpu0),
+      minorPageFaultsRun: process.resourceUsage().minorPageFault - faults0,
       maxRss: process.resourceUsage().maxRSS * 1024,
     };
   } catch (e) {
@@ -90,6 +94,7 @@ async function main(): Promise<void> {
       wallMs: performance.now() - started,
       cpu: process.cpuUsage(),
       cpuRun: process.cpuUsage(cpu0),
+      minorPageFaultsRun: process.resourceUsage().minorPageFault - faults0,
       maxRss: process.resourceUsage().maxRSS * 1024,
     };
   }
