@@ -7,7 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { changeDirectory, generateDirectory, minimumChangeWrites, minimumInitialWrites, type GeneratedDirectory } from "./generate.js";
-import { createSyncWorkspace, measureSync, type SyncMeasurement } from "./sync-bench.js";
+import { createSyncWorkspace, firstTouchCost, measureSync, type SyncMeasurement } from "./sync-bench.js";
 import { runNaive } from "./naive.js";
 import { startSandbox, type SandboxHandle } from "../test/helpers/sandbox.js";
 import { runActionBench } from "./action-bench.js";
@@ -165,22 +165,6 @@ async function benchSync(userSizes: number[], runsFor: (n: number) => number, lo
     }
   }
   return figures;
-}
-
-/**
- * What it costs this machine to touch memory for the first time, in ms per MiB: a fresh
- * zero-filled buffer (its pages not mapped yet) written once, then written again. Each first
- * touch of a page is a page fault; on a virtual machine that can cost far more than the write.
- */
-export function firstTouchCost(mib = 64): { firstMsPerMib: number; againMsPerMib: number } {
-  const buf = Buffer.alloc(mib * 2 ** 20);
-  let t = performance.now();
-  buf.fill(1);
-  const first = performance.now() - t;
-  t = performance.now();
-  buf.fill(2);
-  const again = performance.now() - t;
-  return { firstMsPerMib: first / mib, againMsPerMib: again / mib };
 }
 
 /** 4 KiB: the page size of x86-64 and of most arm64 Linux kernels (a minor fault maps one page) */

@@ -168,3 +168,19 @@ export async function measureSync(
     ...(report.summary !== undefined ? { summary: report.summary } : {}),
   };
 }
+
+/**
+ * What it costs this machine to touch memory for the first time, in ms per MiB: a fresh
+ * zero-filled buffer (its pages not mapped yet) written once, then written again. Each first
+ * touch of a page is a page fault; on a virtual machine that can cost far more than the write.
+ */
+export function firstTouchCost(mib = 64): { firstMsPerMib: number; againMsPerMib: number } {
+  const buf = Buffer.alloc(mib * 2 ** 20);
+  let t = performance.now();
+  buf.fill(1);
+  const first = performance.now() - t;
+  t = performance.now();
+  buf.fill(2);
+  const again = performance.now() - t;
+  return { firstMsPerMib: first / mib, againMsPerMib: again / mib };
+}

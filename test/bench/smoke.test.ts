@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changeDirectory, generateDirectory, minimumInitialWrites } from "../../bench/generate.js";
-import { createSyncWorkspace, measureSync, type SyncWorkspace } from "../../bench/sync-bench.js";
+import { createSyncWorkspace, firstTouchCost, measureSync, type SyncWorkspace } from "../../bench/sync-bench.js";
 
 const generated = generateDirectory({ users: 1000, groups: 10, memberships: 5000, seed: 1 });
 
@@ -50,9 +50,20 @@ for (const profile of ["full", "minimal"] as const) {
       const minimum = minimumInitialWrites(generated, 100, profile === "full" ? 1000 : undefined);
       expect(initial.writes).toBeLessThanOrEqual(1.05 * minimum);
       expect(initial.maxRss).toBeGreaterThan(0);
+      // the memory the run touched first: far more than a page for 1,000 users and their requests
+      expect(initial.minorPageFaults).toBeGreaterThan(100);
       const second = await measureSync(ws);
       expect(second.ok).toBe(true);
       expect(second.writes).toBe(0);
     }, 240_000);
   });
 }
+
+describe("first touch of fresh memory", () => {
+  it("reports the cost per MiB of writing fresh pages and of writing them again", () => {
+    const cost = firstTouchCost(8);
+    expect(cost.firstMsPerMib).toBeGreaterThan(0);
+    expect(cost.againMsPerMib).toBeGreaterThan(0);
+    expect(Number.isFinite(cost.firstMsPerMib) && Number.isFinite(cost.againMsPerMib)).toBe(true);
+  });
+});
