@@ -10,7 +10,7 @@
  * lock from start to end.
  */
 import { createHash } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { ConfigError, ProvisioningError } from "../errors.js";
 import type { ProvisioningConfig, SyncPolicy, TargetConfig } from "../config/types.js";
@@ -27,7 +27,7 @@ import { createCliFetch, type CliFetch } from "../scim/cli-fetch.js";
 import { readCatalogState, toCatalogUser, type CatalogReadPace } from "./catalog-read.js";
 import type { AppliedResult } from "./ownership.js";
 import { executePlan, type AuditEntry, type ExecutionResult, type ExecutorHooks, type OperationOutcome } from "./executor.js";
-import { LedgerStore, writeFileAtomic } from "./ledger.js";
+import { LedgerStore, readTextFile, writeFileAtomic } from "./ledger.js";
 import { acquireLock, type RunLock } from "./lock.js";
 import { silentProgress, type ProgressReporter } from "./progress.js";
 import { SnapshotState, type StateBinding, type StateEffect } from "./state.js";
@@ -705,7 +705,7 @@ function stale(file: string, why: string): ProvisioningError {
 export function readPlanFile(path: string): PlanFile {
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(path, "utf8"));
+    data = JSON.parse(readTextFile(path));
   } catch (e) {
     throw new ConfigError(`cannot read the plan file "${path}": ${e instanceof Error ? e.message : String(e)}`, { file: path, cause: e });
   }

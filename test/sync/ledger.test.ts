@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ExitCode, ProvisioningError } from "../../src/errors.js";
-import { LEDGER_COMPACT_EVERY, LedgerStore, readLedger, writeLedger } from "../../src/sync/ledger.js";
+import { LEDGER_COMPACT_EVERY, LedgerStore, readLedger, readTextFile, writeLedger } from "../../src/sync/ledger.js";
 import type { Ledger } from "../../src/sync/plan-types.js";
 
 const dirs: string[] = [];
@@ -108,5 +108,21 @@ describe("ownership ledger store", () => {
     store.apply({ op: "deactivateUser", scimId: "u-2", externalId: "e-2" }, at);
     store.flush();
     expect(readLedger(path).users.find((u) => u.scimId === "u-2")!.deactivatedAt).toBe(at.now);
+  });
+});
+
+describe("readTextFile", () => {
+  it("decodes like readFileSync(path, \"utf8\"): multi-byte characters, a byte-order mark kept, malformed bytes replaced", () => {
+    const path = join(tempDir(), "text.json");
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"externalId":"Zoë 🚀 Łódź"}', "utf8"), Buffer.from([0xc3, 0x28, 0xff])]);
+    writeFileSync(path, bytes);
+    const text = readTextFile(path);
+    expect(text).toBe(readFileSync(path, "utf8"));
+    expect(text.startsWith("\uFEFF{\"externalId\":\"Zoë 🚀 Łódź\"}")).toBe(true);
+    expect(text.endsWith("\uFFFD(\uFFFD")).toBe(true);
+  });
+
+  it("throws ENOENT for a missing file (a missing ledger is read as empty on that code)", () => {
+    expect(() => readTextFile(join(tempDir(), "none.json"))).toThrow(expect.objectContaining({ code: "ENOENT" }));
   });
 });
