@@ -226,8 +226,9 @@ async function benchScaling(userSizes: number[], rounds: number, log: (s: string
     rounds: row.runs.map((m) => m.wallMs / row.users),
   }));
   const conditionsBase = `file source, sandbox full (one process per size and one for the ${FIXED_COST_USERS}-user run of the same rounds, warmed by an unmeasured ${WARM_UP_USERS.toLocaleString("en")}-user sync and, up to ${SCALING_WARM_UP_MAX_USERS.toLocaleString("en")} users, an unmeasured run of the same directory; reset before each run), Bulk on, 0 ms delay, batch ${BATCH}, concurrency 8, snapshot mode, initial sync, median of ${rounds} interleaved rounds (sizes ascending, then descending); ${load0} before, ${loadAverage()} after`;
-  if (perUser.length >= 2) {
-    const ref = perUser[perUser.length - 1]!;
+  /** the largest size: the one every ratio is taken against */
+  const ref = perUser.length >= 2 ? perUser[perUser.length - 1]! : undefined;
+  if (ref) {
     for (const p of perUser) {
       const ratio = p.ms / ref.ms;
       figures.push({
@@ -261,8 +262,7 @@ async function benchScaling(userSizes: number[], rounds: number, log: (s: string
     value: Math.round(fixedMs),
     unit: `ms (rounds ${probe.runs.map((m) => Math.round(m.wallMs)).join(", ")})`,
   });
-  if (perUser.length >= 2) {
-    const ref = perUser[perUser.length - 1]!;
+  if (ref) {
     for (const p of perUser.slice(0, -1)) {
       figures.push({
         scenario: "sync scaling",
